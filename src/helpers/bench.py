@@ -1,0 +1,154 @@
+"""`workbook bench`: our customer summary against the lifetimes reference on one seeded transaction log.
+
+Timings are medians of repeated runs in one process, ratios come from the same run, and every stage
+also reports the largest difference between the two results (a speed-up that changes the numbers is no
+speed-up) and the peak memory above the process's baseline while the stage ran.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers import btyd
+from helpers.summary import customer_summary
+
+START = np.datetime64("2022-01-01")
+DAYS = 3 * 365
+
+
+def synthetic_transactions(customers: int, transactions: int, seed: int = 7) -> pd.DataFrame:
+    """A transaction log with BG/NBD-like behaviour: staggered acquisition, gamma-distributed purchase
+    rates, exponential lifetimes (dropout), and gamma spend around a per-customer mean.
+    The rates are scaled so that the log has about `transactions` rows (at least one per customer)."""
+    rng = np.random.default_rng(seed)
+    acquired = rng.integers(0, int(DAYS * 0.8), size=customers)
+    lifetime = np.minimum(rng.exponential(DAYS * 0.6, size=customers), DAYS - acquired)
+    rate = rng.gamma(shape=0.6, scale=1.0, size=customers)
+    exposure = rate * lifetime
+    repeats_wanted = max(transactions - customers, 0)
+    scale = repeats_wanted / exposure.sum() if exposure.sum() > 0 else 0.0
+    repeats = rng.poisson(exposure * scale)
+    counts = repeats + 1
+    owner = np.repeat(np.arange(customers), counts)
+    # the first row of each customer is its acquisition day, the rest fall uniformly in its lifetime
+    offsets = rng.random(owner.size) * np.repeat(lifetime, counts)
+    first_rows = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    offsets[first_rows] = 0.0
+    days = np.repeat(acquired, counts) + offsets.astype(np.int64)
+    mean_spend = rng.gamma(shape=6.0, scale=8.0, size=customers)
+    amount = np.round(rng.gamma(shape=4.0, scale=np.repeat(mean_spend, counts) / 4.0), 2)
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(np.char.add("C", owner.astype(str)), dtype=str),
+            "date": (START + days.astype("timedelta64[D]")).astype("datetime64[ns]"),
+            "amount": amount,
+        }
+    )
+
+
+class PeakMemory:
+    """Peak resident memory of this process while a block runs, above its level at the start (MiB).
+    Sampled from /proc every few milliseconds, so it also sees memory that DuckDB allocates."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval = interval
+        self.peak_mib = 0.0
+
+    @staticmethod
+    def _rss_mib() -> float:
+        try:
+            with open("/proc/self/statm") as handle:
+                pages = int(handle.read().split()[1])
+            import os
+
+            return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except OSError:
+            return 0.0
+
+    def __enter__(self):
+        self._baseline = self._rss_mib()
+        self._peak = self._baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._rss_mib())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._rss_mib())
+        self.peak_mib = self._peak - self._baseline
+
+
+@dataclass
+class Measurement:
+    seconds: list[float]
+    peak_mib: float
+    result: object
+
+
+def measure(function: Callable[[], object], repeats: int) -> Measurement:
+    times, peak, result = [], 0.0, None
+    for _ in range(repeats):
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            result = function()
+            times.append(time.perf_counter() - started)
+        peak = max(peak, memory.peak_mib)
+    return Measurement(times, peak, result)
+
+
+def _largest_difference(ours: pd.DataFrame, reference: pd.DataFrame) -> float:
+    reference = reference.copy()
+    reference.index = reference.index.astype(str)
+    aligned = ours.set_index("customer_id").loc[reference.index]
+    columns = ["frequency", "recency", "T", "monetary_value"]
+    if len(aligned) != len(ours):
+        return float("inf")
+    return float(np.abs(aligned[columns].to_numpy() - reference[columns].to_numpy()).max())
+
+
+def run_benchmark(customers: int, transactions: int, repeats: int = 3, seed: int = 7) -> pd.DataFrame:
+    log = synthetic_transactions(customers, transactions, seed)
+    end = log["date"].max()
+    reference = measure(lambda: btyd.lifetimes_reference_summary(log, end, unit_days=7), repeats)
+    ours = measure(lambda: customer_summary(log, end, unit_days=7), repeats)
+    reference_median = statistics.median(reference.seconds)
+    ours_median = statistics.median(ours.seconds)
+    return pd.DataFrame(
+        [
+            {
+                "stage": "customer summary",
+                "customers": log["customer_id"].nunique(),
+                "transactions": len(log),
+                "repeats": repeats,
+                "lifetimes_s": reference_median,
+                "ours_s": ours_median,
+                "speedup": reference_median / ours_median if ours_median > 0 else float("inf"),
+                "max_abs_diff": _largest_difference(ours.result, reference.result),
+                "lifetimes_peak_mib": reference.peak_mib,
+                "ours_peak_mib": ours.peak_mib,
+            }
+        ]
+    )
+
+
+def format_table(table: pd.DataFrame) -> str:
+    formats = {
+        "lifetimes_s": "{:.2f}".format, "ours_s": "{:.2f}".format, "speedup": "{:.1f}x".format,
+        "max_abs_diff": "{:.2e}".format, "lifetimes_peak_mib": "{:.0f}".format, "ours_peak_mib": "{:.0f}".format,
+        "customers": "{:,}".format, "transactions": "{:,}".format,
+    }
+    return table.to_string(index=False, formatters=formats)

@@ -1,0 +1,49 @@
+"""Where the workbook keeps its files.
+
+Code, notebooks and config live in the repository (found from this package's location). Data and
+reports live under the data root: the repository too, unless the environment variable WORKBOOK_ROOT
+names another tree, so that tests and scheduled runs can point the same notebooks at other data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT_ENV = "WORKBOOK_ROOT"
+
+
+def repo_root() -> Path:
+    # src/helpers/paths.py -> the repository root is two levels above the package
+    return Path(__file__).resolve().parents[2]
+
+
+def project_root() -> Path:
+    override = os.environ.get(ROOT_ENV)
+    if override:
+        return Path(override).resolve()
+    return repo_root()
+
+
+def raw_dir() -> Path:
+    return project_root() / "data" / "raw"
+
+
+def dataset_dir(dataset: str) -> Path:
+    return raw_dir() / dataset
+
+
+def processed_dir(month: str) -> Path:
+    return project_root() / "data" / "processed" / month
+
+
+def reports_dir() -> Path:
+    return project_root() / "reports"
+
+
+def config_dir() -> Path:
+    return repo_root() / "config"
+
+
+def notebooks_dir() -> Path:
+    return repo_root() / "notebooks"

@@ -1,0 +1,47 @@
+"""Analysis months: 'YYYY-MM' strings, their cut-off dates, and the latest complete month in the data."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def parse_month(month: str) -> pd.Period:
+    if not isinstance(month, str) or not _MONTH.match(month):
+        raise ValueError(f"month must look like 'YYYY-MM' (for example '2025-12'), got {month!r}")
+    return pd.Period(month, freq="M")
+
+
+def month_end(month: str) -> pd.Timestamp:
+    """The cut-off of an analysis month: its last day (transactions on that day are included)."""
+    return parse_month(month).end_time.normalize()
+
+
+def month_start(month: str) -> pd.Timestamp:
+    return parse_month(month).start_time
+
+
+def latest_complete_month(last_date, today=None) -> str:
+    """The last month that is both over and in the data: the month of `last_date` when that month has
+    ended by `today` (default: now) or the data reach its last day; otherwise the month before, since
+    a month still under way is not complete (a run on the 15th reports on last month)."""
+    last_day = pd.Timestamp(last_date).normalize()
+    period = last_day.to_period("M")
+    today = pd.Timestamp.now() if today is None else pd.Timestamp(today)
+    if last_day == period.end_time.normalize() or today.normalize() > period.end_time.normalize():
+        return str(period)
+    return str(period - 1)
+
+
+def shift_month(month: str, months: int) -> str:
+    return str(parse_month(month) + months)
+
+
+def month_range(first: str, last: str) -> list[str]:
+    start, end = parse_month(first), parse_month(last)
+    if end < start:
+        raise ValueError(f"--from {first} is after --to {last}")
+    return [str(p) for p in pd.period_range(start, end, freq="M")]

@@ -1,0 +1,87 @@
+"""Data preparation for one analysis month: validate the inputs, quarantine bad rows, and write the
+processed files every later notebook reads (see helpers.processed for their names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from helpers import __version__, periods, processed
+from helpers.inputs import InputFiles, resolve_month
+from helpers.intake import IntakeResult, load_inputs
+from helpers.summary import calibration_holdout_summary, customer_summary
+
+
+@dataclass
+class PreparedMonth:
+    month: str
+    cutoff: pd.Timestamp
+    intake: IntakeResult
+    summary: pd.DataFrame
+    calibration: pd.DataFrame | None
+    calibration_end: pd.Timestamp | None
+    notes: list[str]
+
+
+def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Timestamp | None:
+    """The end of the calibration window: `holdout_months` before the cut-off, or None when that would
+    leave no calibration data (the holdout check is then skipped, and the report says so)."""
+    if holdout_months <= 0:
+        return None
+    end = periods.month_end(periods.shift_month(month, -holdout_months))
+    return end if pd.Timestamp(first_date) <= end else None
+
+
+def prepare_month(files: InputFiles, month: str, settings: dict) -> PreparedMonth:
+    notes: list[str] = []
+    if not month:
+        # the analysis month comes from the data: read once without a cut-off to find the last date
+        first_pass = load_inputs(files.transactions, settings=settings)
+        month = resolve_month("", first_pass.transactions["date"].max())
+        notes.append(f"No month was given: the latest complete month in the data is {month}.")
+    month = resolve_month(month, None)
+    cutoff = periods.month_end(month)
+    intake = load_inputs(
+        files.transactions, files.accounts, files.service_map, analysis_end=cutoff, settings=settings
+    )
+    transactions = intake.transactions
+    if transactions.empty:
+        raise ValueError(
+            f"{files.transactions}: no transaction is left for {month} after validation; "
+            f"see data/processed/{month}/rejected_rows.csv for the reasons"
+        )
+    unit_days = float(settings["summary"]["unit_days"])
+    processed.write_artifact(transactions, month, "transactions")
+    summary = customer_summary(transactions, cutoff, unit_days=unit_days)
+    processed.write_artifact(summary, month, "customer_summary")
+    calibration_end = calibration_end_for(month, int(settings["summary"]["holdout_months"]), transactions["date"].min())
+    calibration = None
+    if calibration_end is not None:
+        calibration = calibration_holdout_summary(transactions, calibration_end, cutoff, unit_days=unit_days)
+        processed.write_artifact(calibration, month, "calibration_holdout")
+    else:
+        notes.append("The data are too short for a holdout window: model validation will be skipped.")
+    for name, table in (("accounts", intake.accounts), ("service_map", intake.service_map)):
+        target = processed.artifact_path(month, name)
+        if table is not None:
+            processed.write_artifact(table, month, name)
+        elif target.exists():
+            target.unlink()  # a stale file from an earlier run with that input would mislead later notebooks
+    processed.write_artifact(intake.counts, month, "intake_counts")
+    processed.write_rejected_rows(intake.rejected, month)
+    processed.write_run_info(
+        month,
+        {
+            "month": month,
+            "cutoff": cutoff.date().isoformat(),
+            "inputs": {k: (str(v) if v else None) for k, v in files.as_dict().items()},
+            "settings_file": settings.get("_path"),
+            "unit_days": unit_days,
+            "calibration_end": calibration_end.date().isoformat() if calibration_end is not None else None,
+            "version": __version__,
+            "prepared_at": dt.datetime.now().isoformat(timespec="seconds"),
+        },
+    )
+    return PreparedMonth(month, cutoff, intake, summary, calibration, calibration_end, notes)

@@ -1,0 +1,177 @@
+"""The customer summary: one row per customer from the transaction log, computed in DuckDB.
+
+This is the hot path of the workbook (tens of millions of rows for B2C users), so it is a single
+aggregation in SQL rather than pandas group-bys. Its BG/NBD inputs equal
+`lifetimes.utils.summary_data_from_transaction_data(..., freq="D", freq_multiplier=unit_days)`.
+
+Rules, the same as lifetimes where lifetimes has one:
+- Same-day rows of a customer merge into one purchase day (their amounts add up).
+- Refund policy "net": a row with a negative amount is a refund. It reduces revenue on its day; a day
+  with only refunds is not a purchase day. Customers whose rows in the window are refunds only have no
+  purchase day and so no summary row (they are counted in `refund_only_customers`).
+- frequency = purchase days - 1 (repeat purchase days); recency = last - first purchase day;
+  T = observation end - first purchase day; both divided by `unit_days` (7 = weeks).
+- monetary_value = mean net amount of the repeat purchase days (the first day excluded), 0 without repeats.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+SUMMARY_COLUMNS = [
+    "customer_id",
+    "first_purchase",
+    "last_purchase",
+    "purchase_days",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "total_revenue",
+    "total_cost",
+    "total_margin",
+]
+HOLDOUT_COLUMNS = ["frequency_holdout", "monetary_value_holdout", "duration_holdout"]
+
+
+def _source_sql(con: duckdb.DuckDBPyConnection, transactions) -> str:
+    """Make the transactions readable as a SQL relation: a DataFrame, or a Parquet/CSV path read by
+    DuckDB directly (large logs are never loaded whole into pandas)."""
+    if isinstance(transactions, pd.DataFrame):
+        frame = transactions
+        if "cost" not in frame.columns:
+            frame = frame.assign(cost=float("nan"))
+        con.register("transactions_input", frame[["customer_id", "date", "amount", "cost"]])
+        return "transactions_input"
+    path = Path(transactions)
+    if path.suffix == ".parquet":
+        relation = f"read_parquet('{path.as_posix()}')"
+    elif path.suffix in (".csv", ".txt"):
+        relation = f"read_csv_auto('{path.as_posix()}')"
+    else:
+        raise ValueError(f"{path}: the summary reads .parquet or .csv; convert other files first")
+    columns = con.sql(f"SELECT * FROM {relation} LIMIT 0").columns
+    cost = "cost" if "cost" in columns else "CAST(NULL AS DOUBLE) AS cost"
+    con.sql(f"CREATE OR REPLACE TEMP VIEW transactions_input AS SELECT customer_id, date, amount, {cost} FROM {relation}")
+    return "transactions_input"
+
+
+def _day_table_sql(source: str, start_exclusive: str | None, end_inclusive: str) -> str:
+    lower = f"AND CAST(date AS DATE) > DATE '{start_exclusive}'" if start_exclusive else ""
+    return f"""
+        SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+               CAST(date AS DATE) AS day,
+               SUM(amount) AS day_amount,
+               SUM(cost) AS day_cost,
+               COUNT(cost) AS cost_rows,
+               BOOL_OR(amount >= 0) AS is_purchase
+        FROM {source}
+        WHERE CAST(date AS DATE) <= DATE '{end_inclusive}' {lower}
+        GROUP BY ALL
+    """
+
+
+def _summary_sql(days: str, observation_end: str, unit_days: float) -> str:
+    # One pass over the purchase days (the repeat-day mean is (sum - first day) / repeats, no window
+    # function); refund-only days are few, so their revenue and cost are added by a small left join.
+    return f"""
+        WITH days AS ({days}),
+        purchases AS (
+            SELECT customer_id,
+                   MIN(day) AS first_purchase,
+                   MAX(day) AS last_purchase,
+                   COUNT(*) AS purchase_days,
+                   SUM(day_amount) AS purchase_amount,
+                   ARG_MIN(day_amount, day) AS first_day_amount,
+                   SUM(day_cost) AS purchase_cost,
+                   SUM(cost_rows) AS purchase_cost_rows
+            FROM days WHERE is_purchase GROUP BY customer_id
+        ),
+        refunds AS (
+            SELECT customer_id, SUM(day_amount) AS refund_amount, SUM(day_cost) AS refund_cost,
+                   SUM(cost_rows) AS refund_cost_rows
+            FROM days WHERE NOT is_purchase GROUP BY customer_id
+        ),
+        combined AS (
+            SELECT p.*, p.purchase_amount + COALESCE(r.refund_amount, 0) AS total_revenue,
+                   CASE WHEN p.purchase_cost_rows + COALESCE(r.refund_cost_rows, 0) > 0
+                        THEN COALESCE(p.purchase_cost, 0) + COALESCE(r.refund_cost, 0) END AS total_cost
+            FROM purchases p LEFT JOIN refunds r USING (customer_id)
+        )
+        SELECT customer_id, first_purchase, last_purchase, purchase_days,
+               CAST(purchase_days - 1 AS DOUBLE) AS frequency,
+               DATE_DIFF('day', first_purchase, last_purchase) / {unit_days} AS recency,
+               DATE_DIFF('day', first_purchase, DATE '{observation_end}') / {unit_days} AS T,
+               CASE WHEN purchase_days > 1
+                    THEN (purchase_amount - first_day_amount) / (purchase_days - 1)
+                    ELSE 0 END AS monetary_value,
+               total_revenue, total_cost, total_revenue - total_cost AS total_margin
+        FROM combined
+        ORDER BY customer_id
+    """
+
+
+def _as_date(value) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _to_frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    frame = relation.df()
+    for column in ("first_purchase", "last_purchase"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    return frame
+
+
+def customer_summary(transactions, observation_end, unit_days: float = 7.0) -> pd.DataFrame:
+    """Per-customer summary of all transactions up to and including `observation_end`.
+
+    `transactions`: a DataFrame with customer_id, date, amount [, cost], or a Parquet/CSV path.
+    Returns SUMMARY_COLUMNS, one row per customer with at least one purchase day, sorted by customer_id.
+    """
+    if unit_days <= 0:
+        raise ValueError(f"unit_days must be positive, got {unit_days}")
+    end = _as_date(observation_end)
+    con = duckdb.connect()
+    try:
+        source = _source_sql(con, transactions)
+        return _to_frame(con.sql(_summary_sql(_day_table_sql(source, None, end), end, float(unit_days))))
+    finally:
+        con.close()
+
+
+def calibration_holdout_summary(
+    transactions, calibration_end, observation_end, unit_days: float = 7.0
+) -> pd.DataFrame:
+    """The summary of the calibration window (up to `calibration_end`) for customers seen in it, plus
+    what they did in the holdout window (calibration_end, observation_end]: `frequency_holdout`
+    (purchase days), `monetary_value_holdout` (mean net amount per holdout purchase day, 0 if none)
+    and `duration_holdout` (window length in units). Matches lifetimes' calibration_and_holdout_data."""
+    cal_end, obs_end = _as_date(calibration_end), _as_date(observation_end)
+    if pd.Timestamp(cal_end) >= pd.Timestamp(obs_end):
+        raise ValueError(f"calibration end {cal_end} must be before observation end {obs_end}")
+    unit = float(unit_days)
+    con = duckdb.connect()
+    try:
+        source = _source_sql(con, transactions)
+        calibration = _to_frame(con.sql(_summary_sql(_day_table_sql(source, None, cal_end), cal_end, unit)))
+        holdout = con.sql(
+            f"""
+            WITH days AS ({_day_table_sql(source, cal_end, obs_end)})
+            SELECT customer_id, CAST(COUNT(*) AS DOUBLE) AS frequency_holdout,
+                   AVG(day_amount) AS monetary_value_holdout
+            FROM days WHERE is_purchase GROUP BY customer_id
+            """
+        ).df()
+    finally:
+        con.close()
+    holdout["customer_id"] = holdout["customer_id"].astype(str)
+    merged = calibration.merge(holdout, on="customer_id", how="left")
+    merged[["frequency_holdout", "monetary_value_holdout"]] = merged[
+        ["frequency_holdout", "monetary_value_holdout"]
+    ].fillna(0.0)
+    merged["duration_holdout"] = (pd.Timestamp(obs_end) - pd.Timestamp(cal_end)).days / unit
+    return merged

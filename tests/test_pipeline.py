@@ -1,0 +1,66 @@
+"""End to end: `workbook run` on a small data set, and every notebook under nbval with its defaults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from helpers import cli, paths, processed, runner
+
+pytestmark = pytest.mark.slow
+
+
+def test_workbook_run_end_to_end(workbook_root, small_agency_dir, capsys):
+    arguments = [
+        "run",
+        "--transactions", str(small_agency_dir / "transactions.csv"),
+        "--accounts", str(small_agency_dir / "accounts.csv"),
+        "--service-map", str(small_agency_dir / "service_map.csv"),
+    ]
+    assert cli.main(arguments) == 0
+    printed = capsys.readouterr().out
+    assert "latest complete month in the data, 2025-12" in printed
+    report = workbook_root / "reports" / "2025-12"
+    names = [p.stem for p in runner.list_notebooks()]
+    assert sorted(p.stem for p in (report / "notebooks").glob("*.html")) == names
+    assert sorted(p.stem for p in (report / "executed").glob("*.ipynb")) == names
+    counts = processed.read_artifact("2025-12", "intake_counts")
+    assert (counts["read"] == counts["accepted"] + counts["rejected"]).all()
+    read_rows = len(pd.read_csv(small_agency_dir / "transactions.csv"))
+    assert counts.set_index("table").loc["transactions", "read"] == read_rows
+    summary = processed.read_artifact("2025-12", "customer_summary")
+    transactions = processed.read_artifact("2025-12", "transactions")
+    assert set(summary["customer_id"]) <= set(transactions["customer_id"])
+    assert processed.read_run_info("2025-12")["cutoff"] == "2025-12-31"
+
+
+def test_run_refuses_a_bad_month_with_a_clear_message(workbook_root, small_agency_dir, capsys):
+    code = cli.main(["run", "--transactions", str(small_agency_dir / "transactions.csv"), "--month", "2025-13"])
+    assert code == 2
+    assert "YYYY-MM" in capsys.readouterr().err
+
+
+def test_run_without_sample_data_says_how_to_get_it(workbook_root, capsys):
+    assert cli.main(["run"]) == 2
+    assert "workbook sample-data" in capsys.readouterr().err
+
+
+def test_notebooks_run_with_their_defaults_under_nbval(tmp_path, small_agency_dir):
+    """Opening a notebook and pressing Run All works: nbval executes each with its parameter defaults,
+    in name order, on a small agency data set placed where the defaults look."""
+    import shutil
+
+    shutil.copytree(small_agency_dir, tmp_path / "data" / "raw" / "agency")
+    environment = dict(os.environ, **{paths.ROOT_ENV: str(tmp_path)})
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+         "--rootdir", str(tmp_path), str(paths.notebooks_dir())],
+        env=environment, capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    assert " passed" in completed.stdout
+    assert (tmp_path / "data" / "processed" / "2025-12" / "customer_summary.parquet").exists()

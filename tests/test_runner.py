@@ -1,0 +1,84 @@
+"""The papermill runner: publishing, failure atomicity, the month lock."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+
+from helpers import runner
+
+
+def _notebook(path, source, parameters="month = ''"):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# Test\nInputs: none. Outputs: none."),
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(source),
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture
+def notebooks(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    good = _notebook(folder / "00_good.ipynb", "print('month is', month)")
+    bad = _notebook(folder / "01_bad.ipynb", "x = 1\nraise RuntimeError('broken on purpose')")
+    return good, bad
+
+
+def test_a_run_publishes_executed_notebooks_and_html(workbook_root, notebooks):
+    good, _ = notebooks
+    result = runner.run_notebooks("2025-03", {"month": "2025-03", "unknown": 1}, notebooks=[good], log=lambda m: None)
+    month_dir = workbook_root / "reports" / "2025-03"
+    assert result.report_dir == month_dir
+    executed = nbformat.read(month_dir / "executed" / "00_good.ipynb", as_version=4)
+    outputs = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert "month is 2025-03" in outputs  # the parameter reached the notebook
+    html = (month_dir / "notebooks" / "00_good.html").read_text()
+    assert "month is 2025-03" in html and "print(" not in html  # output shown, code hidden
+    assert "run 2025-03" in (month_dir / "run.log").read_text()
+    assert not list((workbook_root / "reports" / ".staging").iterdir())
+
+
+def test_a_failed_run_names_notebook_and_cell_and_keeps_the_previous_report(workbook_root, notebooks):
+    good, bad = notebooks
+    runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=lambda m: None)
+    published = workbook_root / "reports" / "2025-03" / "notebooks" / "00_good.html"
+    before = published.read_text()
+    with pytest.raises(runner.PipelineError) as raised:
+        runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good, bad], log=lambda m: None)
+    message = str(raised.value)
+    assert "01_bad.ipynb" in message and "cell" in message and "broken on purpose" in message
+    assert published.read_text() == before  # the good report is untouched
+    assert not (workbook_root / "reports" / "2025-03" / "executed" / "01_bad.ipynb").exists()
+    kept = list((workbook_root / "reports" / ".failed").glob("2025-03-*/executed/01_bad.ipynb"))
+    assert len(kept) == 1  # the failed notebook is kept for debugging
+
+
+def test_a_second_run_of_the_same_month_is_refused(workbook_root, notebooks):
+    good, _ = notebooks
+    with runner.MonthLock("2025-04"):
+        with pytest.raises(runner.PipelineError, match="another run of 2025-04 is going"):
+            runner.run_notebooks("2025-04", {"month": "2025-04"}, notebooks=[good], log=lambda m: None)
+    # released afterwards: the month runs
+    runner.run_notebooks("2025-04", {"month": "2025-04"}, notebooks=[good], log=lambda m: None)
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(workbook_root):
+    lock = runner.MonthLock("2025-05")
+    lock.path.parent.mkdir(parents=True, exist_ok=True)
+    lock.path.write_text("999999999 2020-01-01T00:00:00\n")
+    with runner.MonthLock("2025-05") as taken:
+        assert taken.path.read_text().split()[0] == str(os.getpid())
+    assert not lock.path.exists()
+
+
+def test_notebooks_are_listed_in_name_order(tmp_path):
+    for name in ("02_c.ipynb", "00_a.ipynb", "01_b.ipynb", "scratch.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in runner.list_notebooks(tmp_path)] == ["00_a.ipynb", "01_b.ipynb", "02_c.ipynb"]
