@@ -557,3 +557,22 @@ def lifetimes_reference_summary(
         transactions, "customer_id", "date", monetary_value_col="amount",
         observation_period_end=observation_end, freq="D", freq_multiplier=unit_days,
     )
+
+
+def unconditional_expected_purchases(fit: FitResult, t: Any) -> np.ndarray:
+    """E[X(t)]: expected repeat purchases of a *new* customer in the first ``t`` time units after the first
+    purchase (no purchase history), for each t given (vectorised; t <= 0 gives 0).
+
+    Used for the cumulative tracking plot: summed over customers at their age, it is what the model expects
+    the whole base to buy.
+    """
+    t_ = _arr(t)
+    out = np.zeros_like(t_)
+    positive = t_ > 0
+    if positive.any():
+        fitter = _fitter_from_params(fit.model_name, fit.params)
+        ages, inverse = np.unique(t_[positive], return_inverse=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.asarray(fitter.expected_number_of_purchases_up_to_time(ages), dtype="float64")
+        out[positive] = values.reshape(-1)[inverse.reshape(-1)]
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from helpers import paths
+from helpers import paths as _paths
 from helpers.config import load_column_mapping, load_settings
 from helpers.contract import (
     CONTRACT,
@@ -89,9 +89,9 @@ def _analysis_end(value: Any) -> pd.Timestamp | None:
 def _mapping_display(settings: dict) -> str:
     mapping_file = Path(settings.get("intake", {}).get("column_mapping", "column_mapping.yaml"))
     if not mapping_file.is_absolute():
-        mapping_file = Path(settings.get("_dir", paths.config_dir())) / mapping_file
+        mapping_file = Path(settings.get("_dir", _paths.config_dir())) / mapping_file
     try:
-        return str(mapping_file.resolve().relative_to(paths.repo_root()))
+        return str(mapping_file.resolve().relative_to(_paths.repo_root()))
     except ValueError:
         return str(mapping_file)
 
@@ -377,7 +377,7 @@ def load_inputs(
 
 
 def validate_paths(
-    paths_: list[PathLike],
+    paths: list[PathLike],
     *,
     table: str | None = None,
     analysis_end: Any = None,
@@ -394,7 +394,7 @@ def validate_paths(
     end = _analysis_end(analysis_end)
     results: list[_FileResult] = []
     errors: list[str] = []
-    for path in paths_:
+    for path in paths:
         try:
             raw = read_raw(path)
             file_table = table or guess_table(list(raw.frame.columns), mapping)

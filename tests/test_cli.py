@@ -1,0 +1,42 @@
+"""The `workbook` command's smaller verbs: validate, sample-data, bench --small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import cli
+
+CORPUS = Path(__file__).parent / "data" / "intake"
+
+
+def test_validate_reports_counts_for_good_files(small_agency_dir, capsys):
+    files = [str(small_agency_dir / name) for name in ("transactions.csv", "accounts.csv", "service_map.csv")]
+    assert cli.main(["validate", *files]) == 0
+    report = capsys.readouterr().out
+    for name in ("transactions.csv", "accounts.csv", "service_map.csv"):
+        assert name in report
+
+
+def test_validate_fails_with_the_file_and_the_fix(tmp_path, capsys):
+    bad = tmp_path / "export.csv"
+    bad.write_text("Kunde;Betrag\n1;12,50\n", encoding="utf-8")
+    assert cli.main(["validate", str(bad), "--table", "transactions"]) != 0
+    report = capsys.readouterr().out
+    assert "export.csv" in report and "date" in report and "column_mapping.yaml" in report
+
+
+def test_sample_data_writes_both_data_sets(workbook_root, capsys):
+    assert cli.main(["sample-data"]) == 0
+    raw = workbook_root / "data" / "raw"
+    assert (raw / "agency" / "transactions.csv").exists() and (raw / "cdnow" / "transactions.csv").exists()
+    assert "agency" in capsys.readouterr().out
+
+
+def test_bench_small_prints_the_comparison_table(capsys):
+    assert cli.main(["bench", "--small", "--repeats", "1"]) == 0
+    table = capsys.readouterr().out
+    header = table.splitlines()[0].split()
+    assert header[:3] == ["stage", "customers", "transactions"] and "speedup" in header
+    assert "customer summary" in table
+    difference = float(table.splitlines()[1].split()[-3])
+    assert difference < 1e-9  # the same numbers as lifetimes, not just faster
