@@ -26,8 +26,10 @@ def test_workbook_run_end_to_end(workbook_root, small_agency_dir, capsys):
     assert "latest complete month in the data, 2025-12" in printed
     report = workbook_root / "reports" / "2025-12"
     names = [p.stem for p in runner.list_notebooks()]
-    assert sorted(p.stem for p in (report / "notebooks").glob("*.html")) == names
+    analyses = [n for n in names if not n.endswith("_report")]
+    assert sorted(p.stem for p in (report / "notebooks").glob("*.html")) == analyses
     assert sorted(p.stem for p in (report / "executed").glob("*.ipynb")) == names
+    assert (report / "report.html").exists() == (len(analyses) < len(names))
     counts = processed.read_artifact("2025-12", "intake_counts")
     assert (counts["read"] == counts["accepted"] + counts["rejected"]).all()
     read_rows = len(pd.read_csv(small_agency_dir / "transactions.csv"))

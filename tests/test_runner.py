@@ -82,3 +82,28 @@ def test_notebooks_are_listed_in_name_order(tmp_path):
     for name in ("02_c.ipynb", "00_a.ipynb", "01_b.ipynb", "scratch.ipynb"):
         (tmp_path / name).write_text("{}")
     assert [p.name for p in runner.list_notebooks(tmp_path)] == ["00_a.ipynb", "01_b.ipynb", "02_c.ipynb"]
+
+
+def test_report_notebook_becomes_report_html_and_exports_are_published(workbook_root, tmp_path):
+    from helpers import paths
+
+    folder = tmp_path / "nbs2"
+    folder.mkdir()
+    writer = _notebook(
+        folder / "04_export.ipynb",
+        "from helpers import paths\n"
+        "target = paths.export_dir(month)\n"
+        "target.mkdir(parents=True, exist_ok=True)\n"
+        "(target / 'customer_segments.csv').write_text('customer_id\\n1\\n')",
+    )
+    report = _notebook(folder / "05_report.ipynb", "print('summary for', month)")
+    stale = paths.export_dir("2025-06") / "old_export.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an earlier run")
+    runner.run_notebooks("2025-06", {"month": "2025-06"}, notebooks=[writer, report], log=lambda m: None)
+    month_dir = workbook_root / "reports" / "2025-06"
+    assert "summary for 2025-06" in (month_dir / "report.html").read_text()
+    assert not (month_dir / "notebooks" / "05_report.html").exists()
+    assert (month_dir / "notebooks" / "04_export.html").exists()
+    assert (month_dir / "customer_segments.csv").read_text() == "customer_id\n1\n"
+    assert not (month_dir / "old_export.csv").exists()  # nothing stale from an earlier run

@@ -14,6 +14,10 @@ DEFAULTS: dict[str, Any] = {
     "currency": "EUR",
     "intake": {"refunds": "net", "column_mapping": "column_mapping.yaml"},
     "summary": {"unit_days": 7, "holdout_months": 6},
+    "rfm": {"segments_file": "rfm_segments.yaml"},
+    "abc": {"cutoffs": [0.80, 0.95], "basis": "revenue"},
+    "cltv": {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto"},
+    "clustering": {"k_min": 2, "k_max": 8, "k": None, "sample_size": 5000, "resamples": 10, "random_state": 42},
 }
 
 

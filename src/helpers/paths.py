@@ -41,6 +41,12 @@ def reports_dir() -> Path:
     return project_root() / "reports"
 
 
+def export_dir(month: str) -> Path:
+    """Where notebooks leave files for the published month (the CRM export): the runner copies them
+    into reports/<YYYY-MM>/ when it publishes."""
+    return reports_dir() / ".exports" / month
+
+
 def config_dir() -> Path:
     return repo_root() / "config"
 

@@ -95,6 +95,27 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _html_target(staging: Path, notebook_name: str) -> Path:
+    """The stakeholder report (a notebook named NN_report) becomes report.html; the analysis notebooks
+    go to notebooks/ for analysts."""
+    if notebook_name.split("_", 1)[-1] == "report":
+        return staging / "report.html"
+    return staging / "notebooks" / f"{notebook_name}.html"
+
+
+def _collect_exports(month: str, staging: Path) -> list[str]:
+    """Copy what the notebooks left for this month (the CRM export) into the staged month."""
+    source = paths.export_dir(month)
+    if not source.is_dir():
+        return []
+    copied = []
+    for item in sorted(source.iterdir()):
+        if item.is_file():
+            shutil.copy2(item, staging / item.name)
+            copied.append(item.name)
+    return copied
+
+
 def _publish(staging: Path, target: Path) -> None:
     """Swap the staged month into place; the old one is removed only after the new one is there."""
     previous = None
@@ -123,6 +144,8 @@ def run_notebooks(
     result = RunResult(month=month, report_dir=target)
 
     with MonthLock(month):
+        # exports are rebuilt by this run's notebooks; none may linger from an earlier run
+        shutil.rmtree(paths.export_dir(month), ignore_errors=True)
         staging.mkdir(parents=True)
         log_file = (staging / "run.log").open("w", encoding="utf-8")
 
@@ -162,10 +185,13 @@ def run_notebooks(
                         f"the published report of {month} (if any) is unchanged."
                     ) from error
                 elapsed = time.perf_counter() - started
-                export_html(executed, staging / "notebooks" / f"{name}.html")
+                export_html(executed, _html_target(staging, name))
                 result.notebooks.append(name)
                 result.seconds[name] = elapsed
                 say(f"[{position}/{len(notebooks)}] {name} done in {elapsed:.1f} s")
+            copied = _collect_exports(month, staging)
+            if copied:
+                say(f"exports: {', '.join(copied)}")
             say(f"publishing {target}")
             log_file.close()
             _publish(staging, target)

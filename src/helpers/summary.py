@@ -37,15 +37,14 @@ SUMMARY_COLUMNS = [
 HOLDOUT_COLUMNS = ["frequency_holdout", "monetary_value_holdout", "duration_holdout"]
 
 
-def _source_sql(con: duckdb.DuckDBPyConnection, transactions) -> str:
+def _source_sql(con: duckdb.DuckDBPyConnection, transactions) -> tuple[str, bool]:
     """Make the transactions readable as a SQL relation: a DataFrame, or a Parquet/CSV path read by
-    DuckDB directly (large logs are never loaded whole into pandas)."""
+    DuckDB directly (large logs are never loaded whole into pandas). Also says whether cost is known."""
     if isinstance(transactions, pd.DataFrame):
-        frame = transactions
-        if "cost" not in frame.columns:
-            frame = frame.assign(cost=float("nan"))
-        con.register("transactions_input", frame[["customer_id", "date", "amount", "cost"]])
-        return "transactions_input"
+        has_cost = "cost" in transactions.columns and bool(transactions["cost"].notna().any())
+        columns = ["customer_id", "date", "amount"] + (["cost"] if has_cost else [])
+        con.register("transactions_input", transactions[columns])
+        return "transactions_input", has_cost
     path = Path(transactions)
     if path.suffix == ".parquet":
         relation = f"read_parquet('{path.as_posix()}')"
@@ -53,21 +52,24 @@ def _source_sql(con: duckdb.DuckDBPyConnection, transactions) -> str:
         relation = f"read_csv_auto('{path.as_posix()}')"
     else:
         raise ValueError(f"{path}: the summary reads .parquet or .csv; convert other files first")
-    columns = con.sql(f"SELECT * FROM {relation} LIMIT 0").columns
-    cost = "cost" if "cost" in columns else "CAST(NULL AS DOUBLE) AS cost"
-    con.sql(f"CREATE OR REPLACE TEMP VIEW transactions_input AS SELECT customer_id, date, amount, {cost} FROM {relation}")
-    return "transactions_input"
+    has_cost = "cost" in con.sql(f"SELECT * FROM {relation} LIMIT 0").columns
+    cost = ", cost" if has_cost else ""
+    con.sql(f"CREATE OR REPLACE TEMP VIEW transactions_input AS SELECT customer_id, date, amount{cost} FROM {relation}")
+    return "transactions_input", has_cost
 
 
-def _day_table_sql(source: str, start_exclusive: str | None, end_inclusive: str) -> str:
+def _day_table_sql(source: str, has_cost: bool, start_exclusive: str | None, end_inclusive: str) -> str:
     lower = f"AND CAST(date AS DATE) > DATE '{start_exclusive}'" if start_exclusive else ""
+    # cost aggregates only when cost is known: they are a good part of the work on large logs
+    cost = "SUM(cost) AS day_cost, COUNT(cost) AS cost_rows" if has_cost else (
+        "CAST(NULL AS DOUBLE) AS day_cost, 0 AS cost_rows"
+    )
     return f"""
         SELECT CAST(customer_id AS VARCHAR) AS customer_id,
                CAST(date AS DATE) AS day,
                SUM(amount) AS day_amount,
-               SUM(cost) AS day_cost,
-               COUNT(cost) AS cost_rows,
-               BOOL_OR(amount >= 0) AS is_purchase
+               {cost},
+               MAX(amount) >= 0 AS is_purchase
         FROM {source}
         WHERE CAST(date AS DATE) <= DATE '{end_inclusive}' {lower}
         GROUP BY ALL
@@ -137,8 +139,8 @@ def customer_summary(transactions, observation_end, unit_days: float = 7.0) -> p
     end = _as_date(observation_end)
     con = duckdb.connect()
     try:
-        source = _source_sql(con, transactions)
-        return _to_frame(con.sql(_summary_sql(_day_table_sql(source, None, end), end, float(unit_days))))
+        source, has_cost = _source_sql(con, transactions)
+        return _to_frame(con.sql(_summary_sql(_day_table_sql(source, has_cost, None, end), end, float(unit_days))))
     finally:
         con.close()
 
@@ -156,11 +158,13 @@ def calibration_holdout_summary(
     unit = float(unit_days)
     con = duckdb.connect()
     try:
-        source = _source_sql(con, transactions)
-        calibration = _to_frame(con.sql(_summary_sql(_day_table_sql(source, None, cal_end), cal_end, unit)))
+        source, has_cost = _source_sql(con, transactions)
+        calibration = _to_frame(
+            con.sql(_summary_sql(_day_table_sql(source, has_cost, None, cal_end), cal_end, unit))
+        )
         holdout = con.sql(
             f"""
-            WITH days AS ({_day_table_sql(source, cal_end, obs_end)})
+            WITH days AS ({_day_table_sql(source, has_cost, cal_end, obs_end)})
             SELECT customer_id, CAST(COUNT(*) AS DOUBLE) AS frequency_holdout,
                    AVG(day_amount) AS monetary_value_holdout
             FROM days WHERE is_purchase GROUP BY customer_id

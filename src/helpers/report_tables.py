@@ -1,0 +1,46 @@
+"""Tables for stakeholders: numbers turned into readable text (currency, percent, thousands separators).
+
+The analysis tables stay numeric (and tested); these helpers only format a copy for display in a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+def money_text(value: float, currency: str, decimals: int = 0) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:,.{decimals}f} {currency}"
+
+
+def percent_text(value: float, decimals: int = 0) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{100.0 * value:.{decimals}f}%"
+
+
+def format_table(
+    table: pd.DataFrame,
+    currency: str = "",
+    money: Iterable[str] = (),
+    percent: Iterable[str] = (),
+    numbers: dict[str, int] | None = None,
+    rename: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """A copy of ``table`` with ``money`` columns as "12,345 EUR", ``percent`` columns (fractions) as
+    "18%", ``numbers`` columns with the given decimals and thousands separators; then columns renamed."""
+    out = table.copy()
+    for column in money:
+        if column in out:
+            out[column] = [money_text(float(v), currency) for v in out[column]]
+    for column in percent:
+        if column in out:
+            out[column] = [percent_text(float(v)) for v in out[column]]
+    for column, decimals in (numbers or {}).items():
+        if column in out:
+            out[column] = ["-" if pd.isna(v) else f"{float(v):,.{decimals}f}" for v in out[column]]
+    return out.rename(columns=rename or {})
