@@ -44,3 +44,15 @@ def format_table(
         if column in out:
             out[column] = ["-" if pd.isna(v) else f"{float(v):,.{decimals}f}" for v in out[column]]
     return out.rename(columns=rename or {})
+
+
+def markdown_table(table: pd.DataFrame, index: bool = True) -> str:
+    """A small table as Markdown (long texts stay whole; a DataFrame's HTML would cut them at 50
+    characters). Pipes in cells are escaped."""
+    frame = table.reset_index() if index else table
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])

@@ -1,0 +1,647 @@
+"""Multi-dimensional segments: k-means clusters of customers, described in plain words.
+
+- :func:`build_features` joins the behaviour (rfm.parquet: ``recency_days``, ``frequency``, ``monetary``;
+  cltv.parquet: ``cltv``, ``p_alive``) and, where present, the account signals (accounts.parquet:
+  ``industry``, ``funnel_type``, ``employees``, ``marketing_budget``, ``yoy_growth``) into one row per
+  customer of the RFM table.
+- :func:`feature_pipeline` is the one scikit-learn ColumnTransformer that scales and encodes them:
+  skewed non-negative amounts and counts get a (sign-preserving) log1p, every number is standardised, missing
+  numbers take the median, categories are one-hot encoded (``handle_unknown="ignore"``), missing categories
+  become "unknown".
+- :func:`choose_k` tries k = k_min..k_max and keeps the k with the highest silhouette, measured on one seeded
+  sample of at most ``sample_size`` customers (the silhouette costs the square of the rows); the
+  Calinski-Harabasz index over all customers is the second view.
+- :func:`stability` refits on seeded 80% subsamples and compares each refit with the clustering of all
+  customers on the subsample's rows (adjusted Rand index: 1 = the same grouping, 0 = chance).
+- :func:`profile_clusters` gives size, share, revenue share and the medians of the raw features per
+  cluster, and a name derived from the medians (:func:`describe_levels`, :func:`cluster_names`).
+
+How names are derived: for each feature the cluster's median is placed in the distribution of all customers
+(its mid-rank percentile: the share of customers below it, counting ties half). At or above
+:data:`HIGH` (2/3) the cluster is "high" on that feature, at or below :data:`LOW` (1/3) it is "low",
+in between "mid". Recency is read the other way round (few days since the last purchase = active).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, silhouette_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+BEHAVIOUR = ("recency_days", "frequency", "monetary")
+VALUE = ("cltv", "p_alive")
+ACCOUNT_NUMERIC = ("employees", "marketing_budget", "yoy_growth")
+ACCOUNT_CATEGORICAL = ("industry", "funnel_type")
+# skewed, non-negative (in principle: refunds can make revenue negative, hence the signed log)
+LOG_SCALED = ("recency_days", "frequency", "monetary", "cltv", "employees", "marketing_budget")
+PLAIN_SCALED = ("p_alive", "yoy_growth")
+NUMERIC = BEHAVIOUR + VALUE + ACCOUNT_NUMERIC
+CATEGORICAL = ACCOUNT_CATEGORICAL
+
+HIGH = 2 / 3
+LOW = 1 / 3
+DOMINANT_SHARE = 0.6  # a category names a cluster when it holds at least 60% of it ...
+DOMINANT_LIFT = 1.5  # ... and at least 1.5 times its share among all customers
+STABILITY_FRACTION = 0.8
+PLOT_SAMPLE = 3000
+LANGUAGES = ("en", "de")
+
+SETTINGS_DEFAULTS: dict[str, Any] = {
+    "k_min": 2,
+    "k_max": 8,
+    "k": None,
+    "sample_size": 5000,
+    "resamples": 10,
+    "random_state": 42,
+}
+N_INIT = 10
+
+
+# --------------------------------------------------------------------------------------------------
+# settings
+# --------------------------------------------------------------------------------------------------
+def _whole(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def clustering_settings(settings: dict[str, Any] | None = None, k: int | None = None) -> dict[str, Any]:
+    """The ``clustering`` section, checked; ``k`` (when > 0) overrides the configured k."""
+    settings = settings or {}
+    section = dict(SETTINGS_DEFAULTS)
+    section.update(settings.get("clustering", {}) or {})
+    where = settings.get("_path", "settings")
+    if k:
+        section["k"] = k
+    for key in ("k_min", "k_max", "sample_size", "resamples", "random_state"):
+        if not _whole(section[key]) or section[key] < 0:
+            raise ValueError(f"{where}: clustering.{key} must be a whole number >= 0, got {section[key]!r}")
+    if section["k_min"] < 2 or section["k_max"] < section["k_min"]:
+        raise ValueError(
+            f"{where}: clustering needs 2 <= k_min <= k_max, got k_min={section['k_min']}, "
+            f"k_max={section['k_max']}"
+        )
+    if section["k"] is not None and (not _whole(section["k"]) or section["k"] < 2):
+        raise ValueError(f"{where}: clustering.k must be null (automatic) or a whole number >= 2, got {section['k']!r}")
+    if section["sample_size"] < 10:
+        raise ValueError(f"{where}: clustering.sample_size must be at least 10, got {section['sample_size']}")
+    return section
+
+
+# --------------------------------------------------------------------------------------------------
+# features
+# --------------------------------------------------------------------------------------------------
+def build_features(
+    rfm: pd.DataFrame, cltv: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per customer of ``rfm`` (same order): customer_id and the clustering features present.
+
+    Customers missing from ``cltv`` or ``accounts`` keep empty values (the pipeline imputes them); columns
+    that are empty for every customer are left out."""
+    missing = [c for c in ("customer_id", *BEHAVIOUR) if c not in rfm]
+    if missing:
+        raise KeyError(f"rfm lacks the column(s) {missing}")
+    if rfm["customer_id"].duplicated().any():
+        raise ValueError("rfm holds customers more than once: expected one row per customer")
+    out = pd.DataFrame({"customer_id": rfm["customer_id"].astype(str).to_numpy()})
+    for column in BEHAVIOUR:
+        out[column] = pd.to_numeric(rfm[column], errors="coerce").astype("float64").to_numpy()
+    for extra, columns in ((cltv, VALUE), (accounts, ACCOUNT_NUMERIC + ACCOUNT_CATEGORICAL)):
+        if extra is None or "customer_id" not in extra:
+            continue
+        present = [c for c in columns if c in extra]
+        if not present:
+            continue
+        lookup = extra.assign(customer_id=extra["customer_id"].astype(str)).drop_duplicates("customer_id")
+        lookup = lookup.set_index("customer_id")
+        for column in present:
+            values = lookup[column].reindex(out["customer_id"])
+            if column in CATEGORICAL:
+                out[column] = np.array([v if isinstance(v, str) and v else np.nan for v in values], dtype=object)
+            else:
+                out[column] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    empty = [c for c in out.columns if c != "customer_id" and out[c].isna().all()]
+    return out.drop(columns=empty)
+
+
+def signed_log1p(values: Any) -> np.ndarray:
+    """log(1 + x) for x >= 0, mirrored for negative x (a refund surplus), so that nothing becomes NaN."""
+    array = np.asarray(values, dtype="float64")
+    return np.sign(array) * np.log1p(np.abs(array))
+
+
+def feature_columns(features: pd.DataFrame) -> dict[str, list[str]]:
+    """The feature columns of ``features`` by treatment: log, plain (numbers), categorical."""
+    return {
+        "log": [c for c in LOG_SCALED if c in features],
+        "plain": [c for c in PLAIN_SCALED if c in features],
+        "categorical": [c for c in CATEGORICAL if c in features],
+    }
+
+
+def feature_pipeline(features: pd.DataFrame) -> Pipeline:
+    """The unfitted scaling and encoding of the columns present in ``features``."""
+    columns = feature_columns(features)
+    parts = []
+    if columns["log"]:
+        parts.append((
+            "log",
+            Pipeline([
+                ("impute", SimpleImputer(strategy="median")),
+                ("log1p", FunctionTransformer(signed_log1p, feature_names_out="one-to-one")),
+                ("scale", StandardScaler()),
+            ]),
+            columns["log"],
+        ))
+    if columns["plain"]:
+        parts.append((
+            "plain",
+            Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+            columns["plain"],
+        ))
+    if columns["categorical"]:
+        parts.append((
+            "categorical",
+            Pipeline([
+                ("impute", SimpleImputer(strategy="constant", fill_value="unknown")),
+                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]),
+            columns["categorical"],
+        ))
+    if not parts:
+        raise ValueError("no clustering feature present")
+    return Pipeline([("features", ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False))])
+
+
+def _model_input(features: pd.DataFrame) -> pd.DataFrame:
+    columns = feature_columns(features)
+    frame = features[columns["log"] + columns["plain"] + columns["categorical"]].copy()
+    for column in columns["categorical"]:
+        frame[column] = frame[column].astype(object)
+    return frame
+
+
+# --------------------------------------------------------------------------------------------------
+# choosing k
+# --------------------------------------------------------------------------------------------------
+def sample_rows(n: int, cap: int, random_state: int) -> np.ndarray:
+    """Sorted positions of at most ``cap`` of ``n`` rows, the same for the same seed."""
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(random_state).choice(n, size=cap, replace=False))
+
+
+def fit_kmeans(matrix: np.ndarray, k: int, random_state: int) -> KMeans:
+    """k-means with a fixed seed and N_INIT starts. One thread: on the small matrices here, thread start-up
+    costs more than it saves (and a shared machine is not oversubscribed)."""
+    with threadpool_limits(limits=1):
+        return KMeans(n_clusters=k, n_init=N_INIT, random_state=random_state).fit(matrix)
+
+
+@dataclass
+class KChoice:
+    table: pd.DataFrame  # k, silhouette, calinski_harabasz, inertia, smallest_share
+    k: int
+    reason: str
+    automatic: bool
+    silhouette_rows: int
+
+
+def choose_k(
+    matrix: np.ndarray,
+    k_min: int = 2,
+    k_max: int = 8,
+    sample_size: int = 5000,
+    random_state: int = 42,
+    fixed_k: int | None = None,
+) -> KChoice:
+    """Fit k-means for every k in k_min..k_max and keep the k with the highest silhouette (ties: the smaller
+    k). With ``fixed_k`` the table is still measured (over k_min..k_max and fixed_k) but fixed_k is kept."""
+    matrix = np.asarray(matrix, dtype="float64")
+    distinct = len(np.unique(matrix, axis=0))
+    if distinct < 3:
+        raise ValueError(f"clustering needs at least 3 distinct customers, got {distinct}")
+    upper = min(k_max, distinct - 1)
+    ks = sorted(set(range(min(k_min, upper), upper + 1)) | ({min(fixed_k, distinct - 1)} if fixed_k else set()))
+    rows = sample_rows(len(matrix), sample_size, random_state)
+    records = []
+    for k in ks:
+        labels = fit_kmeans(matrix, k, random_state).labels_
+        sample_labels = labels[rows]
+        silhouette = (
+            float(silhouette_score(matrix[rows], sample_labels)) if len(np.unique(sample_labels)) > 1 else np.nan
+        )
+        model_inertia = float(((matrix - _centres(matrix, labels)[labels]) ** 2).sum())
+        records.append({
+            "k": k,
+            "silhouette": silhouette,
+            "calinski_harabasz": float(calinski_harabasz_score(matrix, labels)),
+            "inertia": model_inertia,
+            "smallest_share": float(np.bincount(labels).min() / len(labels)),
+        })
+    table = pd.DataFrame(records)
+    best_ch = int(table.loc[table["calinski_harabasz"].idxmax(), "k"])
+    if fixed_k:
+        k = min(fixed_k, distinct - 1)
+        row = table.set_index("k").loc[k]
+        best_sil = int(table.loc[table["silhouette"].idxmax(), "k"])
+        reason = (
+            f"k={k} was set by the user (silhouette {row['silhouette']:.2f}; "
+            f"the silhouette alone would pick k={best_sil}, Calinski-Harabasz k={best_ch})"
+        )
+        return KChoice(table, int(k), reason, False, len(rows))
+    k = int(table.loc[table["silhouette"].fillna(-np.inf).idxmax(), "k"])
+    best = table.set_index("k").loc[k, "silhouette"]
+    second = "Calinski-Harabasz agrees" if best_ch == k else f"Calinski-Harabasz would prefer k={best_ch}"
+    reason = (
+        f"k={k}: the highest silhouette ({best:.2f}) of k={table['k'].min()}..{table['k'].max()}, "
+        f"measured on {len(rows):,} customers; {second}"
+    )
+    return KChoice(table, k, reason, True, len(rows))
+
+
+def _centres(matrix: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    k = labels.max() + 1
+    sums = np.zeros((k, matrix.shape[1]))
+    np.add.at(sums, labels, matrix)
+    return sums / np.bincount(labels, minlength=k)[:, None]
+
+
+# --------------------------------------------------------------------------------------------------
+# stability
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Stability:
+    scores: list[float]
+    median: float
+    low: float
+    high: float
+    fraction: float = STABILITY_FRACTION
+
+    def reading(self) -> str:
+        if not self.scores:
+            return "Stability was not measured (no resamples)."
+        if self.median >= 0.9:
+            verdict = "very stable: refits on other samples give practically the same groups"
+        elif self.median >= 0.75:
+            verdict = "stable: refits on other samples give largely the same groups"
+        elif self.median >= 0.5:
+            verdict = "moderately stable: the core of each group holds, its borders shift"
+        else:
+            verdict = "unstable: other samples give noticeably different groups; read the clusters as rough"
+        return (
+            f"Adjusted Rand index over {len(self.scores)} refits on {self.fraction:.0%} samples: median "
+            f"{self.median:.2f} (range {self.low:.2f} to {self.high:.2f}), {verdict}."
+        )
+
+
+def stability(
+    matrix: np.ndarray,
+    k: int,
+    labels: np.ndarray,
+    resamples: int = 10,
+    random_state: int = 42,
+    fraction: float = STABILITY_FRACTION,
+) -> Stability:
+    """Adjusted Rand index between ``labels`` (all customers) and k-means refitted with another seed on
+    each of ``resamples`` seeded subsamples of ``fraction`` of the rows, compared on the subsample's rows."""
+    matrix = np.asarray(matrix, dtype="float64")
+    rng = np.random.default_rng(random_state)
+    size = max(k + 1, int(round(fraction * len(matrix))))
+    scores = []
+    for i in range(resamples):
+        rows = np.sort(rng.choice(len(matrix), size=min(size, len(matrix)), replace=False))
+        refit = fit_kmeans(matrix[rows], k, random_state + 1 + i)
+        scores.append(float(adjusted_rand_score(labels[rows], refit.labels_)))
+    if not scores:
+        return Stability([], np.nan, np.nan, np.nan, fraction)
+    return Stability(scores, float(np.median(scores)), float(min(scores)), float(max(scores)), fraction)
+
+
+# --------------------------------------------------------------------------------------------------
+# names
+# --------------------------------------------------------------------------------------------------
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "frequent": "frequent",
+        "occasional": "occasional",
+        "one-time": "one-time",
+        "spend_high": "high spenders",
+        "spend_mid": "mid spenders",
+        "spend_low": "small buyers",
+        "active": "active",
+        "lapsed": "lapsed",
+        "recency_mid": "cooling down",
+        "large": "large accounts",
+        "small": "small accounts",
+        "growing": "growing",
+        "shrinking": "shrinking",
+        "slow": "slow growth",
+        "cltv_high": "high future value",
+        "cltv_low": "low future value",
+        "alive_high": "likely to stay",
+        "alive_low": "likely gone",
+        "budget_high": "big budgets",
+        "budget_low": "small budgets",
+        "mostly": "mostly {value}",
+        "group": "group {number}",
+    },
+    "de": {
+        "frequent": "häufige",
+        "occasional": "gelegentliche",
+        "one-time": "einmalige",
+        "spend_high": "Großkäufer",
+        "spend_mid": "Käufer mit mittlerem Umsatz",
+        "spend_low": "Kleinkäufer",
+        "active": "aktiv",
+        "lapsed": "inaktiv",
+        "recency_mid": "nachlassend",
+        "large": "große Kunden",
+        "small": "kleine Kunden",
+        "growing": "wachsend",
+        "shrinking": "schrumpfend",
+        "slow": "langsam wachsend",
+        "cltv_high": "hoher künftiger Wert",
+        "cltv_low": "geringer künftiger Wert",
+        "alive_high": "bleiben wahrscheinlich",
+        "alive_low": "wahrscheinlich abgewandert",
+        "budget_high": "große Budgets",
+        "budget_low": "kleine Budgets",
+        "mostly": "überwiegend {value}",
+        "group": "Gruppe {number}",
+    },
+}
+
+ACTIONS: dict[str, dict[str, str]] = {
+    "en": {
+        "keep": "Keep close: quarterly business reviews, a yearly strategy meeting, upsell proactively.",
+        "win_back": "Win back now: personal contact from the account manager, find out what changed.",
+        "develop": "Develop: cross-sell the next service, show what the next step of the funnel brings.",
+        "nurture": "Nurture at low cost: automated reminders and offers that invite a second purchase.",
+        "reactivate": "Reactivate cheaply or let go: one low-cost campaign, no personal attention.",
+        "grow_with": "Grow with them: their business expands, propose services that scale with it.",
+        "watch": "Watch and keep in touch: regular but light contact, check again next month.",
+    },
+    "de": {
+        "keep": "Eng betreuen: Quartalsgespräche (QBR), jährliches Strategiegespräch, aktiv Upselling anbieten.",
+        "win_back": "Jetzt zurückgewinnen: persönlicher Kontakt durch die Kundenbetreuung, Ursache klären.",
+        "develop": "Entwickeln: die nächste Leistung anbieten (Cross-Selling), nächste Funnel-Stufe zeigen.",
+        "nurture": "Günstig pflegen: automatische Erinnerungen und Angebote für den zweiten Kauf.",
+        "reactivate": "Günstig reaktivieren oder loslassen: eine Kampagne, keine persönliche Betreuung.",
+        "grow_with": "Mitwachsen: das Geschäft wächst, Leistungen anbieten, die mitwachsen.",
+        "watch": "Beobachten: regelmäßiger, leichter Kontakt, im nächsten Monat erneut prüfen.",
+    },
+}
+
+
+def _check_language(language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
+
+
+def midrank_percentile(values: pd.Series, point: float) -> float:
+    """Share of ``values`` below ``point``, counting values equal to it half."""
+    clean = values.dropna().to_numpy()
+    if len(clean) == 0 or not np.isfinite(point):
+        return np.nan
+    return float(((clean < point).sum() + 0.5 * (clean == point).sum()) / len(clean))
+
+
+def _level(percentile: float) -> str:
+    if not np.isfinite(percentile):
+        return "mid"
+    return "high" if percentile >= HIGH else "low" if percentile <= LOW else "mid"
+
+
+def describe_levels(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """Per cluster and numeric feature: 'high', 'mid' or 'low' (the cluster median's mid-rank percentile
+    among all customers against :data:`HIGH` and :data:`LOW`), plus ``<feature>_percentile``."""
+    labels = np.asarray(labels)
+    records = []
+    numeric = [c for c in NUMERIC if c in features]
+    for cluster in np.unique(labels):
+        part = features.loc[labels == cluster]
+        record: dict[str, Any] = {"cluster": cluster}
+        for column in numeric:
+            percentile = midrank_percentile(features[column], float(part[column].median()))
+            record[column] = _level(percentile)
+            record[f"{column}_percentile"] = percentile
+        records.append(record)
+    return pd.DataFrame(records).set_index("cluster")
+
+
+def _dominant(features: pd.DataFrame, labels: np.ndarray, cluster: Any, column: str) -> str | None:
+    values = features[column].fillna("unknown").astype(str)
+    inside = values[np.asarray(labels) == cluster].value_counts(normalize=True)
+    if inside.empty:
+        return None
+    top, share = inside.index[0], float(inside.iloc[0])
+    overall = float((values == top).mean())
+    if top != "unknown" and share >= DOMINANT_SHARE and share >= DOMINANT_LIFT * overall:
+        return top.replace("_", " ")
+    return None
+
+
+def _parts(levels: pd.Series, features: pd.DataFrame, medians: pd.Series, language: str) -> tuple[list, list]:
+    """Core words (always in the name) and extra words (used, strongest first, to tell names apart)."""
+    words = WORDS[language]
+    core: list[str] = []
+    frequency = levels.get("frequency", "mid")
+    if medians.get("frequency", np.nan) <= 1:
+        frequency_word = words["one-time"]
+    else:
+        frequency_word = {"high": words["frequent"], "low": words["occasional"]}.get(frequency, "")
+    spend = words[f"spend_{levels.get('monetary', 'mid')}"]
+    core.append(f"{frequency_word} {spend}".strip())
+    recency = levels.get("recency_days", "mid")
+    if recency == "low":
+        core.append(words["active"])
+    elif recency == "high":
+        core.append(words["lapsed"])
+    if "employees" in levels and levels["employees"] != "mid":
+        core.insert(0, words["large"] if levels["employees"] == "high" else words["small"])
+    if "yoy_growth" in levels and levels["yoy_growth"] != "mid":
+        if levels["yoy_growth"] == "high":
+            core.append(words["growing"])
+        else:
+            core.append(words["shrinking"] if medians.get("yoy_growth", 0) < 0 else words["slow"])
+    extras: list[tuple[float, str]] = []
+    for column, key in (("cltv", "cltv"), ("p_alive", "alive"), ("marketing_budget", "budget")):
+        if column in levels and levels[column] != "mid":
+            strength = abs(float(levels[f"{column}_percentile"]) - 0.5)
+            extras.append((strength, words[f"{key}_{levels[column]}"]))
+    if recency == "mid" and "recency_days" in levels:
+        extras.append((0.0, words["recency_mid"]))
+    ordered = [word for _, word in sorted(extras, key=lambda item: -item[0])]
+    return core, ordered
+
+
+def cluster_names(features: pd.DataFrame, labels: np.ndarray, language: str = "en") -> dict[Any, str]:
+    """A short, unique plain-words name per cluster (see the module docstring for the thresholds).
+
+    Clusters with the same name get the next distinguishing word each (a value signal, a dominant industry
+    or funnel type), and if they still collide, a group number."""
+    _check_language(language)
+    labels = np.asarray(labels)
+    levels = describe_levels(features, labels)
+    clusters = list(levels.index)
+    medians = {c: features.loc[labels == c].median(numeric_only=True) for c in clusters}
+    core, extras = {}, {}
+    for cluster in clusters:
+        core[cluster], extras[cluster] = _parts(levels.loc[cluster], features, medians[cluster], language)
+        for column in CATEGORICAL:
+            if column in features:
+                top = _dominant(features, labels, cluster, column)
+                if top:
+                    extras[cluster].append(WORDS[language]["mostly"].format(value=top))
+    names = {c: ", ".join(core[c]) for c in clusters}
+    for _ in range(4):
+        counts = pd.Series(names).value_counts()
+        clashing = [c for c in clusters if counts[names[c]] > 1]
+        if not clashing:
+            break
+        for cluster in clashing:
+            if extras[cluster]:
+                names[cluster] = f"{names[cluster]}, {extras[cluster].pop(0)}"
+    counts = pd.Series(names).value_counts()
+    seen: dict[str, int] = {}
+    for cluster in clusters:
+        if counts[names[cluster]] > 1:
+            seen[names[cluster]] = seen.get(names[cluster], 0) + 1
+            names[cluster] = f"{names[cluster]} ({WORDS[language]['group'].format(number=seen[names[cluster]])})"
+    return names
+
+
+def suggested_action(levels: pd.Series, language: str = "en") -> str:
+    """What to do with a cluster, from its levels: value and activity first, then growth."""
+    _check_language(language)
+    spend, recency = levels.get("monetary", "mid"), levels.get("recency_days", "mid")
+    frequency, growth = levels.get("frequency", "mid"), levels.get("yoy_growth", "mid")
+    if spend == "high" and recency != "high":
+        key = "keep"
+    elif spend == "high":
+        key = "win_back"
+    elif growth == "high":
+        key = "grow_with"
+    elif recency == "low" and frequency != "low":
+        key = "develop"
+    elif recency == "low":
+        key = "nurture"
+    elif recency == "high" and spend == "low":
+        key = "reactivate"
+    elif recency == "high":
+        key = "win_back" if frequency == "high" else "reactivate"
+    else:
+        key = "watch"
+    return ACTIONS[language][key]
+
+
+# --------------------------------------------------------------------------------------------------
+# profiles and the whole run
+# --------------------------------------------------------------------------------------------------
+def profile_clusters(features: pd.DataFrame, labels: np.ndarray, language: str = "en") -> pd.DataFrame:
+    """Per cluster: name, customers, share, revenue_share, the medians of the numeric raw features, the most
+    frequent category per categorical feature, and a suggested action. Ordered as the clusters."""
+    labels = np.asarray(labels)
+    names = cluster_names(features, labels, language)
+    levels = describe_levels(features, labels)
+    numeric = [c for c in NUMERIC if c in features]
+    revenue = features["monetary"].clip(lower=0) if "monetary" in features else None
+    total = float(revenue.sum()) if revenue is not None else 0.0
+    records = []
+    for cluster in levels.index:
+        inside = labels == cluster
+        part = features.loc[inside]
+        record: dict[str, Any] = {
+            "cluster": cluster,
+            "cluster_name": names[cluster],
+            "customers": int(inside.sum()),
+            "share": float(inside.mean()),
+            "revenue_share": float(revenue[inside].sum() / total) if total > 0 else np.nan,
+        }
+        for column in numeric:
+            record[column] = float(part[column].median())
+        for column in CATEGORICAL:
+            if column in features:
+                counts = part[column].fillna("unknown").astype(str).value_counts()
+                record[f"top_{column}"] = f"{counts.index[0]} ({counts.iloc[0] / len(part):.0%})"
+        record["action"] = suggested_action(levels.loc[cluster], language)
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+@dataclass
+class ClusterResult:
+    features: pd.DataFrame  # customer_id and raw features, one row per rfm customer
+    matrix: np.ndarray  # scaled and encoded
+    feature_names: list[str]
+    pipeline: Pipeline
+    labels: np.ndarray  # cluster 1..k, 1 = the largest revenue share
+    choice: KChoice
+    stability: Stability
+    profiles: pd.DataFrame
+    assignments: pd.DataFrame  # customer_id, cluster, cluster_name
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return self.choice.k
+
+    @property
+    def uses_accounts(self) -> bool:
+        return any(c in self.features for c in ACCOUNT_NUMERIC + ACCOUNT_CATEGORICAL)
+
+
+def _renumber(labels: np.ndarray, features: pd.DataFrame) -> np.ndarray:
+    """Clusters numbered 1..k by falling revenue (ties: more customers first), so that 1 is the most valuable."""
+    frame = pd.DataFrame({"label": labels, "revenue": features["monetary"].clip(lower=0).to_numpy()})
+    order = frame.groupby("label").agg(revenue=("revenue", "sum"), size=("revenue", "size"))
+    order = order.sort_values(["revenue", "size"], ascending=False)
+    mapping = {old: new for new, old in enumerate(order.index, start=1)}
+    return np.array([mapping[label] for label in labels], dtype="int64")
+
+
+def cluster_customers(
+    rfm: pd.DataFrame,
+    cltv: pd.DataFrame | None = None,
+    accounts: pd.DataFrame | None = None,
+    settings: dict[str, Any] | None = None,
+    k: int | None = None,
+    language: str = "en",
+) -> ClusterResult:
+    """The whole clustering: features, scaling, k, k-means, stability, profiles and names."""
+    _check_language(language)
+    options = clustering_settings(settings, k)
+    features = build_features(rfm, cltv, accounts)
+    pipeline = feature_pipeline(features)
+    matrix = np.asarray(pipeline.fit_transform(_model_input(features)), dtype="float64")
+    feature_names = list(pipeline.get_feature_names_out())
+    choice = choose_k(
+        matrix,
+        options["k_min"],
+        options["k_max"],
+        options["sample_size"],
+        options["random_state"],
+        fixed_k=options["k"],
+    )
+    raw = fit_kmeans(matrix, choice.k, options["random_state"]).labels_
+    labels = _renumber(raw, features)
+    steady = stability(matrix, choice.k, labels, options["resamples"], options["random_state"])
+    profiles = profile_clusters(features, labels, language)
+    names = dict(zip(profiles["cluster"], profiles["cluster_name"], strict=True))
+    assignments = pd.DataFrame({
+        "customer_id": features["customer_id"].to_numpy(),
+        "cluster": labels,
+        "cluster_name": [names[label] for label in labels],
+    })
+    return ClusterResult(
+        features, matrix, feature_names, pipeline, labels, choice, steady, profiles, assignments, options
+    )

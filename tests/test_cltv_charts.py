@@ -1,0 +1,223 @@
+"""CLTV report helpers: model checks (holdout, tracking, period transactions), quick formula, outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from scipy.special import hyp2f1
+
+from helpers import btyd, cltv
+from helpers import cltv_charts as cc
+from helpers.cdnow import read_cdnow
+from helpers.summary import calibration_holdout_summary, customer_summary
+
+BGNBD = btyd.FitResult("bgnbd", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, 0.0, 0.0)
+MBGNBD = btyd.FitResult("mbgnbd", {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 3.0}, 0.0, 0.0)
+PARETO = btyd.FitResult("pareto", {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}, 0.0, 0.0)
+SETTINGS = {"currency": "EUR", "summary": {"unit_days": 7}, "cltv": {"horizon_months": 12, "discount_rate": 0.1,
+                                                                      "margin": 0.4, "model": "auto"}}
+
+
+def _transactions() -> pd.DataFrame:
+    rows = [
+        # A: first 2024-01-01; repeats 01-15 (two rows, one day), 03-01, 08-01 (holdout); 09-01 refund only
+        ("A", "2024-01-01", 100.0), ("A", "2024-01-15", 50.0), ("A", "2024-01-15", 20.0), ("A", "2024-03-01", 80.0),
+        ("A", "2024-08-01", 60.0), ("A", "2024-09-01", -30.0),
+        # B: first 2024-01-10, repeat 2024-06-30 (last calibration day), 2024-12-31 (last day)
+        ("B", "2024-01-10", 40.0), ("B", "2024-06-30", 45.0), ("B", "2024-12-31", 10.0),
+        # C: one purchase only in the calibration window
+        ("C", "2024-03-03", 500.0),
+        # D: first purchase in the holdout window: not in the calibration cohort
+        ("D", "2024-08-08", 70.0), ("D", "2024-09-09", 70.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------- settings
+def test_cltv_settings_defaults_and_checks():
+    assert cc.cltv_settings({}) == {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto"}
+    assert cc.cltv_settings({"cltv": {"model": "pareto", "horizon_months": 24}})["horizon_months"] == 24
+    for key, bad in (("horizon_months", 0), ("horizon_months", 1.5), ("discount_rate", -0.1), ("margin", 0),
+                     ("margin", 1.5), ("model", "gamma")):
+        with pytest.raises(ValueError, match=f"cltv.{key}"):
+            cc.cltv_settings({"cltv": {key: bad}})
+
+
+# ---------------------------------------------------------------------------------------------- btyd addition
+def test_unconditional_expected_purchases_matches_the_bgnbd_formula():
+    r, alpha, a, b = (BGNBD.params[k] for k in ("r", "alpha", "a", "b"))
+    t = np.array([1.0, 39.0, 78.0])
+    closed = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+    np.testing.assert_allclose(btyd.unconditional_expected_purchases(BGNBD, t), closed, rtol=1e-10)
+    np.testing.assert_array_equal(btyd.unconditional_expected_purchases(BGNBD, [0.0, -3.0]), [0.0, 0.0])
+    # repeated ages give repeated values; expectation grows with age
+    values = btyd.unconditional_expected_purchases(PARETO, [10.0, 5.0, 10.0, 20.0])
+    assert values[0] == values[2] and values[1] < values[0] < values[3]
+
+
+@pytest.mark.parametrize("fit", [BGNBD, MBGNBD, PARETO], ids=lambda f: f.model_name)
+def test_simulation_mean_matches_the_model_expectation(fit):
+    T = np.array([10.0, 39.0, 78.0])
+    draws = cc.simulate_repeat_purchases(fit, T, draws=200_000, seed=1)
+    assert draws.shape == (200_000, 3)
+    assert (draws >= 0).all() and np.all(draws == np.round(draws))
+    expected = btyd.unconditional_expected_purchases(fit, T)
+    np.testing.assert_allclose(draws.mean(axis=0), expected, rtol=0.03)
+
+
+def test_simulation_is_reproducible_and_refuses_unknown_models():
+    a = cc.simulate_repeat_purchases(BGNBD, [5.0, 6.0], draws=3, seed=7)
+    np.testing.assert_array_equal(a, cc.simulate_repeat_purchases(BGNBD, [5.0, 6.0], draws=3, seed=7))
+    with pytest.raises(ValueError, match="cannot simulate"):
+        cc.simulate_repeat_purchases(btyd.FitResult("other", {"r": 1, "alpha": 1, "a": 1, "b": 1}, 0, 0), [1.0])
+
+
+# ---------------------------------------------------------------------------------------------- tracking
+def test_repeat_purchase_days_merge_same_day_rows_and_skip_first_and_refund_days():
+    days = cc.repeat_purchase_days(_transactions())
+    got = sorted(zip(days["customer_id"], days["day"].dt.strftime("%Y-%m-%d"), strict=True))
+    assert got == [("A", "2024-01-15"), ("A", "2024-03-01"), ("A", "2024-08-01"), ("B", "2024-06-30"),
+                   ("B", "2024-12-31"), ("D", "2024-09-09")]
+    limited = cc.repeat_purchase_days(_transactions(), customers=["A", "B"], end="2024-06-30")
+    assert len(limited) == 3
+
+
+def test_cumulative_tracking_adds_up_to_the_summary():
+    tx = _transactions()
+    holdout = calibration_holdout_summary(tx, "2024-06-30", "2024-12-31")
+    tracking = cc.cumulative_tracking(tx, holdout, BGNBD, "2024-06-30", "2024-12-31", unit_days=7)
+    # the cohort is A, B, C (D arrived in the holdout window)
+    assert sorted(holdout["customer_id"]) == ["A", "B", "C"]
+    # a period ends exactly on the calibration end, the last one on the end date
+    at_cal = tracking[tracking["period_end"] == pd.Timestamp("2024-06-30")]
+    assert len(at_cal) == 1 and not at_cal["in_holdout"].iloc[0]
+    assert tracking["period_end"].iloc[-1] == pd.Timestamp("2024-12-31")
+    assert tracking["period_end"].iloc[0] >= pd.Timestamp("2024-01-01")
+    # actual: calibration repeats up to the calibration end, calibration + holdout purchases at the end
+    assert at_cal["actual"].iloc[0] == holdout["frequency"].sum() == 3
+    assert tracking["actual"].iloc[-1] == (holdout["frequency"] + holdout["frequency_holdout"]).sum() == 5
+    assert tracking["actual"].is_monotonic_increasing and tracking["expected"].is_monotonic_increasing
+    # expected: sum of E[X(T_cal)] over the cohort at the calibration end
+    assert at_cal["expected"].iloc[0] == pytest.approx(btyd.unconditional_expected_purchases(BGNBD, holdout["T"]).sum())
+    total_end = btyd.unconditional_expected_purchases(BGNBD, holdout["T"] + holdout["duration_holdout"]).sum()
+    assert tracking["expected"].iloc[-1] == pytest.approx(total_end)
+    # mid-period steps are one week apart
+    steps = tracking["period_end"].diff().dt.days.iloc[1:-1]
+    assert (steps == 7).all()
+    reading = cc.tracking_reading(tracking)
+    assert "2 happened" in reading
+    assert isinstance(cc.tracking_chart(tracking, "BG/NBD"), Figure)
+
+
+# ---------------------------------------------------------------------------------------------- CDNOW checks
+@pytest.fixture(scope="module")
+def cdnow():
+    tx = read_cdnow("sample")
+    summary = customer_summary(tx, "1998-06-30")
+    holdout = calibration_holdout_summary(tx, "1997-09-30", "1998-06-30")
+    return tx, summary, holdout
+
+
+def test_calibration_vs_holdout_table(cdnow):
+    _, _, holdout = cdnow
+    table = cc.calibration_vs_holdout(holdout, BGNBD, max_frequency=7)
+    assert list(table.index) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert table["customers"].sum() == len(holdout) == 2357
+    zero = holdout[holdout["frequency"] == 0]
+    assert table.loc["0", "customers"] == len(zero)
+    assert table.loc["0", "actual"] == pytest.approx(zero["frequency_holdout"].mean())
+    predicted = btyd.expected_purchases(BGNBD, 39.0, holdout["frequency"], holdout["recency"], holdout["T"])
+    total = (table["predicted"] * table["customers"]).sum()
+    assert total == pytest.approx(predicted.sum())
+    # the published model predicts the CDNOW holdout to within a few percent (FHL 2005: 1,359 vs 1,418... )
+    actual_total = (table["actual"] * table["customers"]).sum()
+    assert actual_total == holdout["frequency_holdout"].sum()
+    assert abs(total / actual_total - 1) < 0.1
+    figure = cc.calibration_vs_holdout_chart(table, "BG/NBD")
+    assert "holdout purchases" in figure.axes[0].get_title(loc="left")
+
+
+def test_period_transactions_counts_every_customer(cdnow):
+    _, summary, _ = cdnow
+    table = cc.period_transactions(summary, BGNBD, max_frequency=7, draws=10, seed=0)
+    assert table["actual"].sum() == len(summary)
+    assert table["model"].sum() == pytest.approx(len(summary))
+    assert table.loc["0", "actual"] == int((summary["frequency"] == 0).sum())
+    assert table.loc["7+", "actual"] == int((summary["frequency"] >= 7).sum())
+    figure = cc.period_transactions_chart(table, "BG/NBD")
+    assert "never came back" in figure.axes[0].get_title(loc="left")
+
+
+def test_frequency_cap():
+    assert cc.frequency_cap(np.zeros(100)) == 7
+    assert cc.frequency_cap(np.arange(100)) == 20
+    assert cc.frequency_cap(np.arange(15)) == 12
+    assert cc.frequency_cap([]) == 7
+
+
+def test_run_probabilistic_end_to_end_on_cdnow(cdnow, capsys):
+    _, summary, holdout = cdnow
+    table, result = cc.run_probabilistic(summary, holdout, SETTINGS)
+    assert capsys.readouterr().out == ""  # fitting noise is silenced
+    out = cc.check_output(table)
+    assert list(out.columns) == cltv.OUTPUT_COLUMNS and len(out) == len(summary)
+    holdout_view = cc.holdout_table(result)
+    assert set(holdout_view.index) == {"BG/NBD", "Pareto/NBD", "MBG/NBD"}
+    assert (holdout_view["status"] == "used").sum() == 1
+    assert holdout_view.loc[btyd.MODEL_LABELS[result.model_name], "status"] == "used"
+    cases = cc.special_cases(result)
+    assert cases.loc["customers valued", "customers"] == len(summary)
+    assert cases.loc[cc.COUNT_LABELS["no_repeat_purchase"], "customers"] == int((summary["frequency"] == 0).sum())
+    fit = cc.calibration_fit(holdout, result.model_name)
+    assert fit is not None and fit.model_name == result.model_name
+    top = cc.top_customers(table, summary, top=5)
+    assert len(top) == 5 and top["cltv"].is_monotonic_decreasing
+    assert top["cltv"].iloc[0] == table["cltv"].max()
+    assert isinstance(cc.cltv_distribution_chart(table, "USD", 12), Figure)
+
+
+# ---------------------------------------------------------------------------------------------- small tables
+def test_holdout_table_states_each_model():
+    metrics = pd.DataFrame(
+        {
+            "converged": [True, True, False],
+            "mae": [0.5, np.nan, np.nan],
+            "rmse": [1.0, np.nan, np.nan],
+            "predicted_total": [90.0, np.nan, np.nan],
+            "actual_total": [100.0, 100.0, np.nan],
+            "total_error_pct": [-10.0, np.nan, np.nan],
+        },
+        index=pd.Index(["bgnbd", "pareto", "mbgnbd"], name="model"),
+    )
+    result = cltv.CLTVResult("bgnbd", "", BGNBD, None, metrics, {})
+    table = cc.holdout_table(result)
+    assert table["status"].tolist() == ["used", "fitted, predictions not computable", "did not converge"]
+    assert table.loc["BG/NBD", "error of the total"] == pytest.approx(-0.10)
+    assert cc.holdout_table(cltv.CLTVResult("bgnbd", "", BGNBD, None, pd.DataFrame(), {})).empty
+
+
+def test_quick_formula_numbers_follow_the_formula():
+    summary = customer_summary(_transactions().assign(cost=np.nan), "2024-12-31")
+    table, n = cc.quick_formula(summary, SETTINGS)
+    d, churn = n["discount_rate"], n["churn"]
+    assert n["margin"] == pytest.approx(0.4)  # no costs: the configured margin
+    assert n["cltv_lifetime"] == pytest.approx(n["revenue"] * 0.4 * (1 + d) / (d + churn))
+    assert n["cltv_horizon"] == pytest.approx(n["revenue"] * 0.4)  # one year: the current year undiscounted
+    assert n["lifetime_years"] == pytest.approx(1 / churn)
+    assert "assumed" in table.loc["Margin", "how"]
+    assert table.loc["CLTV over the next 12 months", "value"].endswith("EUR")
+
+
+def test_value_concentration_and_check_output():
+    assert cc.value_concentration([10.0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == 1.0
+    assert cc.value_concentration(np.ones(20)) == pytest.approx(0.1)
+    assert cc.value_concentration([]) == 0.0
+    good = pd.DataFrame({c: [1.0] for c in cltv.OUTPUT_COLUMNS}).assign(customer_id="x", cltv_model="quick", extra=1)
+    assert list(cc.check_output(good).columns) == cltv.OUTPUT_COLUMNS
+    for bad in (np.nan, np.inf, -1.0):
+        with pytest.raises(ValueError, match="cltv"):
+            cc.check_output(good.assign(cltv=bad))
