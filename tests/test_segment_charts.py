@@ -204,5 +204,6 @@ def test_report_tables_format_numbers_for_reading():
     out = format_table(table, "EUR", money=["revenue"], percent=["share"], numbers={"n": 1}, rename={"x": "y"})
     assert out.iloc[0].tolist() == ["1,000 EUR", "50%", "1,234.5", "a"]
     assert list(out.columns) == ["revenue", "share", "n", "y"]
+    assert format_table(table, percent=["share"], percent_decimals=1).iloc[0]["share"] == "50.0%"
     md = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [1]}), index=False)
     assert md.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |"]

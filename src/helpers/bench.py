@@ -148,20 +148,24 @@ def _row(stage, reference: Measurement, ours: Measurement, difference: float, di
     }
 
 
-def run_benchmark(customers: int, transactions: int, repeats: int = 3, seed: int = 7) -> pd.DataFrame:
-    """Each stage: the lifetimes reference path against ours on the same data, same process."""
+def _summary_stage(customers: int, transactions: int, repeats: int, seed: int) -> tuple[dict, pd.DataFrame]:
+    # its own function, so that the transaction log is freed before the fitting stages run
     log = synthetic_transactions(customers, transactions, seed)
     end = log["date"].max()
     size = {"customers": log["customer_id"].nunique(), "rows": len(log), "repeats": repeats}
-    rows = []
-
     reference = measure(lambda: btyd.lifetimes_reference_summary(log, end, unit_days=7), repeats)
     ours = measure(lambda: customer_summary(log, end, unit_days=7), repeats)
-    rows.append(_row("customer summary", reference, ours, _largest_difference(ours.result, reference.result),
-                     "abs", **size))
-    summary = ours.result
+    row = _row("customer summary", reference, ours, _largest_difference(ours.result, reference.result), "abs",
+               **size)
+    return row, ours.result
+
+
+def run_benchmark(customers: int, transactions: int, repeats: int = 3, seed: int = 7) -> pd.DataFrame:
+    """Each stage: the lifetimes reference path against ours on the same data, same process."""
+    summary_row, summary = _summary_stage(customers, transactions, repeats, seed)
+    size = {k: summary_row[k] for k in ("customers", "rows", "repeats")}
+    rows = [summary_row]
     f, r, t, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
-    del log, reference
 
     # lifetimes' plain fit on every customer, against the same fitter on unique rows with weights
     reference = measure(lambda: btyd.fit_model("bgnbd", f, r, t, compress=False), repeats)

@@ -134,7 +134,7 @@ def quick_formula(summary: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.D
          "each customer's revenue divided by the years since the first purchase (at least one year)"),
         ("Margin", f"{margin:.0%}",
          "contribution margin from the known costs" if cost_known
-         else f"assumed (cltv.margin in the settings): the data carry no costs"),
+         else "assumed (cltv.margin in the settings): the data carry no costs"),
         ("Churn rate per year", f"{churn:.0%}", per_customer.attrs.get("churn_note", "")),
         ("Expected lifetime", f"{numbers['lifetime_years']:.1f} years", "1 / churn rate"),
         ("Discount rate per year", f"{d:.0%}", "a euro next year is worth less than today (cltv.discount_rate)"),

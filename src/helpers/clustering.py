@@ -16,10 +16,15 @@
 - :func:`profile_clusters` gives size, share, revenue share and the medians of the raw features per
   cluster, and a name derived from the medians (:func:`describe_levels`, :func:`cluster_names`).
 
-How names are derived: for each feature the cluster's median is placed in the distribution of all customers
-(its mid-rank percentile: the share of customers below it, counting ties half). At or above
-:data:`HIGH` (2/3) the cluster is "high" on that feature, at or below :data:`LOW` (1/3) it is "low",
-in between "mid". Recency is read the other way round (few days since the last purchase = active).
+How names are derived: for each feature the cluster's median is placed in the distribution of all
+customers (its mid-rank percentile: the share of them below it, counting ties half; a cluster holding more
+than half of all customers is placed among the customers outside it, else it would be "mid" on everything).
+At or above :data:`VERY_HIGH` (0.9) the cluster is "very high" on that feature, at or above :data:`HIGH`
+(2/3) "high", at or below :data:`LOW` (1/3) "low", at or below :data:`VERY_LOW` (0.1) "very low", in
+between "mid". The name is built from frequency and spend ("frequent high spenders"), recency ("active",
+"lapsed"; few days since the last purchase = active) and, with account data, size ("large accounts") and
+growth ("growing"). Clusters that would share a name get further words (future value, P(alive), budget, a
+dominant industry or funnel type, then a comparison such as "higher spend"), and as a last resort a number.
 """
 
 from __future__ import annotations
@@ -47,8 +52,10 @@ PLAIN_SCALED = ("p_alive", "yoy_growth")
 NUMERIC = BEHAVIOUR + VALUE + ACCOUNT_NUMERIC
 CATEGORICAL = ACCOUNT_CATEGORICAL
 
+VERY_HIGH = 0.9
 HIGH = 2 / 3
 LOW = 1 / 3
+VERY_LOW = 0.1
 DOMINANT_SHARE = 0.6  # a category names a cluster when it holds at least 60% of it ...
 DOMINANT_LIFT = 1.5  # ... and at least 1.5 times its share among all customers
 STABILITY_FRACTION = 0.8
@@ -297,6 +304,8 @@ class Stability:
             verdict = "moderately stable: the core of each group holds, its borders shift"
         else:
             verdict = "unstable: other samples give noticeably different groups; read the clusters as rough"
+        if self.low < self.median - 0.2:
+            verdict += f"; but some refits differ clearly (lowest {self.low:.2f})"
         return (
             f"Adjusted Rand index over {len(self.scores)} refits on {self.fraction:.0%} samples: median "
             f"{self.median:.2f} (range {self.low:.2f} to {self.high:.2f}), {verdict}."
@@ -329,54 +338,93 @@ def stability(
 # --------------------------------------------------------------------------------------------------
 # names
 # --------------------------------------------------------------------------------------------------
+# Levels of a cluster's median among all customers (mid-rank percentile p):
+#   very_high p >= 0.9, high p >= 2/3, mid, low p <= 1/3, very_low p <= 0.1
+LEVELS = ("very_low", "low", "mid", "high", "very_high")
+
 WORDS: dict[str, dict[str, str]] = {
     "en": {
-        "frequent": "frequent",
-        "occasional": "occasional",
+        "frequency_very_high": "very frequent",
+        "frequency_high": "frequent",
+        "frequency_low": "occasional",
+        "frequency_very_low": "occasional",
         "one-time": "one-time",
-        "spend_high": "high spenders",
-        "spend_mid": "mid spenders",
-        "spend_low": "small buyers",
-        "active": "active",
-        "lapsed": "lapsed",
-        "recency_mid": "cooling down",
-        "large": "large accounts",
-        "small": "small accounts",
-        "growing": "growing",
-        "shrinking": "shrinking",
-        "slow": "slow growth",
+        "monetary_very_high": "top spenders",
+        "monetary_high": "high spenders",
+        "monetary_mid": "mid spenders",
+        "monetary_low": "small buyers",
+        "monetary_very_low": "very small buyers",
+        "recency_days_very_low": "bought recently",
+        "recency_days_low": "active",
+        "recency_days_mid": "cooling down",
+        "recency_days_high": "lapsed",
+        "recency_days_very_high": "long lapsed",
+        "employees_high": "large accounts",
+        "employees_low": "small accounts",
+        "yoy_growth_high": "growing",
+        "yoy_growth_shrinking": "shrinking",
+        "yoy_growth_low": "slow growth",
         "cltv_high": "high future value",
         "cltv_low": "low future value",
-        "alive_high": "likely to stay",
-        "alive_low": "likely gone",
-        "budget_high": "big budgets",
-        "budget_low": "small budgets",
+        "p_alive_high": "likely to stay",
+        "p_alive_low": "likely gone",
+        "marketing_budget_high": "big budgets",
+        "marketing_budget_low": "small budgets",
         "mostly": "mostly {value}",
         "group": "group {number}",
     },
     "de": {
-        "frequent": "häufige",
-        "occasional": "gelegentliche",
+        "frequency_very_high": "sehr häufige",
+        "frequency_high": "häufige",
+        "frequency_low": "gelegentliche",
+        "frequency_very_low": "gelegentliche",
         "one-time": "einmalige",
-        "spend_high": "Großkäufer",
-        "spend_mid": "Käufer mit mittlerem Umsatz",
-        "spend_low": "Kleinkäufer",
-        "active": "aktiv",
-        "lapsed": "inaktiv",
-        "recency_mid": "nachlassend",
-        "large": "große Kunden",
-        "small": "kleine Kunden",
-        "growing": "wachsend",
-        "shrinking": "schrumpfend",
-        "slow": "langsam wachsend",
+        "monetary_very_high": "Top-Käufer",
+        "monetary_high": "Großkäufer",
+        "monetary_mid": "Käufer mit mittlerem Umsatz",
+        "monetary_low": "Kleinkäufer",
+        "monetary_very_low": "sehr kleine Käufer",
+        "recency_days_very_low": "kürzlich gekauft",
+        "recency_days_low": "aktiv",
+        "recency_days_mid": "nachlassend",
+        "recency_days_high": "inaktiv",
+        "recency_days_very_high": "lange inaktiv",
+        "employees_high": "große Kunden",
+        "employees_low": "kleine Kunden",
+        "yoy_growth_high": "wachsend",
+        "yoy_growth_shrinking": "schrumpfend",
+        "yoy_growth_low": "langsam wachsend",
         "cltv_high": "hoher künftiger Wert",
         "cltv_low": "geringer künftiger Wert",
-        "alive_high": "bleiben wahrscheinlich",
-        "alive_low": "wahrscheinlich abgewandert",
-        "budget_high": "große Budgets",
-        "budget_low": "kleine Budgets",
+        "p_alive_high": "bleiben wahrscheinlich",
+        "p_alive_low": "wahrscheinlich abgewandert",
+        "marketing_budget_high": "große Budgets",
+        "marketing_budget_low": "kleine Budgets",
         "mostly": "überwiegend {value}",
         "group": "Gruppe {number}",
+    },
+}
+# words that tell two clusters of the same name apart: (for the higher median, for the lower median)
+COMPARE: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "monetary": ("higher spend", "lower spend"),
+        "frequency": ("more frequent", "less frequent"),
+        "recency_days": ("less recent", "more recent"),
+        "cltv": ("higher future value", "lower future value"),
+        "p_alive": ("more likely to stay", "less likely to stay"),
+        "employees": ("larger", "smaller"),
+        "marketing_budget": ("bigger budgets", "smaller budgets"),
+        "yoy_growth": ("faster growth", "slower growth"),
+    },
+    "de": {
+        "monetary": ("mehr Umsatz", "weniger Umsatz"),
+        "frequency": ("häufiger", "seltener"),
+        "recency_days": ("länger her", "kürzer her"),
+        "cltv": ("höherer künftiger Wert", "geringerer künftiger Wert"),
+        "p_alive": ("bleiben eher", "bleiben weniger"),
+        "employees": ("größer", "kleiner"),
+        "marketing_budget": ("größere Budgets", "kleinere Budgets"),
+        "yoy_growth": ("schnelleres Wachstum", "langsameres Wachstum"),
     },
 }
 
@@ -415,25 +463,42 @@ def midrank_percentile(values: pd.Series, point: float) -> float:
     return float(((clean < point).sum() + 0.5 * (clean == point).sum()) / len(clean))
 
 
-def _level(percentile: float) -> str:
+def level(percentile: float) -> str:
+    """'very_high', 'high', 'mid', 'low' or 'very_low' for a mid-rank percentile (see :data:`LEVELS`)."""
     if not np.isfinite(percentile):
         return "mid"
-    return "high" if percentile >= HIGH else "low" if percentile <= LOW else "mid"
+    if percentile >= VERY_HIGH:
+        return "very_high"
+    if percentile >= HIGH:
+        return "high"
+    if percentile <= VERY_LOW:
+        return "very_low"
+    return "low" if percentile <= LOW else "mid"
+
+
+def _broad(value: str) -> str:
+    return value.replace("very_", "")
 
 
 def describe_levels(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
-    """Per cluster and numeric feature: 'high', 'mid' or 'low' (the cluster median's mid-rank percentile
-    among all customers against :data:`HIGH` and :data:`LOW`), plus ``<feature>_percentile``."""
+    """Per cluster and numeric feature: its level (:func:`level` of the cluster median's mid-rank
+    percentile among all customers), plus ``<feature>_percentile`` and ``<feature>_median``. A cluster
+    holding more than half of all customers sets the overall medians itself and would be "mid" on everything:
+    it is compared with the customers outside it instead."""
     labels = np.asarray(labels)
     records = []
     numeric = [c for c in NUMERIC if c in features]
     for cluster in np.unique(labels):
-        part = features.loc[labels == cluster]
+        inside = labels == cluster
+        part = features.loc[inside]
+        others = features.loc[~inside] if inside.mean() > 0.5 and (~inside).any() else features
         record: dict[str, Any] = {"cluster": cluster}
         for column in numeric:
-            percentile = midrank_percentile(features[column], float(part[column].median()))
-            record[column] = _level(percentile)
+            median = float(part[column].median())
+            percentile = midrank_percentile(others[column], median)
+            record[column] = level(percentile)
             record[f"{column}_percentile"] = percentile
+            record[f"{column}_median"] = median
         records.append(record)
     return pd.DataFrame(records).set_index("cluster")
 
@@ -450,81 +515,114 @@ def _dominant(features: pd.DataFrame, labels: np.ndarray, cluster: Any, column: 
     return None
 
 
-def _parts(levels: pd.Series, features: pd.DataFrame, medians: pd.Series, language: str) -> tuple[list, list]:
-    """Core words (always in the name) and extra words (used, strongest first, to tell names apart)."""
+def _parts(levels: pd.Series, language: str) -> tuple[list[str], list[str]]:
+    """Core words (always in the name) and extra words (strongest first, used to tell names apart)."""
     words = WORDS[language]
     core: list[str] = []
-    frequency = levels.get("frequency", "mid")
-    if medians.get("frequency", np.nan) <= 1:
+    if "frequency_median" in levels and levels["frequency_median"] <= 1:
         frequency_word = words["one-time"]
     else:
-        frequency_word = {"high": words["frequent"], "low": words["occasional"]}.get(frequency, "")
-    spend = words[f"spend_{levels.get('monetary', 'mid')}"]
-    core.append(f"{frequency_word} {spend}".strip())
+        frequency_word = words.get(f"frequency_{levels.get('frequency', 'mid')}", "")
+    core.append(f"{frequency_word} {words['monetary_' + levels.get('monetary', 'mid')]}".strip())
     recency = levels.get("recency_days", "mid")
-    if recency == "low":
-        core.append(words["active"])
-    elif recency == "high":
-        core.append(words["lapsed"])
-    if "employees" in levels and levels["employees"] != "mid":
-        core.insert(0, words["large"] if levels["employees"] == "high" else words["small"])
-    if "yoy_growth" in levels and levels["yoy_growth"] != "mid":
-        if levels["yoy_growth"] == "high":
-            core.append(words["growing"])
-        else:
-            core.append(words["shrinking"] if medians.get("yoy_growth", 0) < 0 else words["slow"])
+    if recency != "mid":
+        core.append(words[f"recency_days_{recency}"])
+    if _broad(levels.get("employees", "mid")) != "mid":
+        core.insert(0, words[f"employees_{_broad(levels['employees'])}"])
+    growth = _broad(levels.get("yoy_growth", "mid"))
+    if growth == "high":
+        core.append(words["yoy_growth_high"])
+    elif growth == "low":
+        core.append(words["yoy_growth_shrinking" if levels["yoy_growth_median"] < 0 else "yoy_growth_low"])
     extras: list[tuple[float, str]] = []
-    for column, key in (("cltv", "cltv"), ("p_alive", "alive"), ("marketing_budget", "budget")):
-        if column in levels and levels[column] != "mid":
+    one_time = "frequency_median" in levels and levels["frequency_median"] <= 1
+    for column in ("cltv", "p_alive", "marketing_budget"):
+        # BG/NBD puts P(alive) at 1 for customers without a repeat purchase: no signal for one-time buyers
+        if column == "p_alive" and one_time:
+            continue
+        if column in levels and _broad(levels[column]) != "mid":
             strength = abs(float(levels[f"{column}_percentile"]) - 0.5)
-            extras.append((strength, words[f"{key}_{levels[column]}"]))
+            extras.append((strength, words[f"{column}_{_broad(levels[column])}"]))
     if recency == "mid" and "recency_days" in levels:
-        extras.append((0.0, words["recency_mid"]))
-    ordered = [word for _, word in sorted(extras, key=lambda item: -item[0])]
-    return core, ordered
+        extras.append((0.0, words["recency_days_mid"]))
+    return core, [word for _, word in sorted(extras, key=lambda item: -item[0])]
+
+
+def _compare(levels: pd.DataFrame, group: list, language: str) -> dict[Any, str]:
+    """For clusters sharing a name: the feature whose percentiles differ most among them, and a
+    comparative word for the cluster with the highest and the one with the lowest median."""
+    spreads = {
+        column: float(levels.loc[group, f"{column}_percentile"].max() - levels.loc[group, f"{column}_percentile"].min())
+        for column in COMPARE[language]
+        if f"{column}_percentile" in levels
+    }
+    if not spreads:
+        return {}
+    column = max(spreads, key=spreads.get)
+    if spreads[column] <= 0:
+        return {}
+    medians = levels.loc[group, f"{column}_percentile"]
+    higher, lower = COMPARE[language][column]
+    return {medians.idxmax(): higher, medians.idxmin(): lower}
 
 
 def cluster_names(features: pd.DataFrame, labels: np.ndarray, language: str = "en") -> dict[Any, str]:
     """A short, unique plain-words name per cluster (see the module docstring for the thresholds).
 
-    Clusters with the same name get the next distinguishing word each (a value signal, a dominant industry
-    or funnel type), and if they still collide, a group number."""
+    Clusters that would share a name get their next distinguishing word each (a value signal, a dominant
+    industry or funnel type); if they still collide, a comparative word on the feature that separates them
+    most (e.g. "higher spend" / "lower spend"); as a last resort a group number."""
     _check_language(language)
     labels = np.asarray(labels)
     levels = describe_levels(features, labels)
     clusters = list(levels.index)
-    medians = {c: features.loc[labels == c].median(numeric_only=True) for c in clusters}
     core, extras = {}, {}
     for cluster in clusters:
-        core[cluster], extras[cluster] = _parts(levels.loc[cluster], features, medians[cluster], language)
+        core[cluster], extras[cluster] = _parts(levels.loc[cluster], language)
         for column in CATEGORICAL:
             if column in features:
                 top = _dominant(features, labels, cluster, column)
                 if top:
                     extras[cluster].append(WORDS[language]["mostly"].format(value=top))
+    for cluster in clusters:  # a one-part name says too little: add the strongest extra word
+        if len(core[cluster]) < 2 and extras[cluster]:
+            core[cluster].append(extras[cluster].pop(0))
     names = {c: ", ".join(core[c]) for c in clusters}
-    for _ in range(4):
-        counts = pd.Series(names).value_counts()
-        clashing = [c for c in clusters if counts[names[c]] > 1]
-        if not clashing:
+
+    def clashes() -> dict[str, list]:
+        groups: dict[str, list] = {}
+        for cluster in clusters:
+            groups.setdefault(names[cluster], []).append(cluster)
+        return {name: group for name, group in groups.items() if len(group) > 1}
+
+    for _ in range(3):  # extra words
+        if not clashes():
             break
-        for cluster in clashing:
-            if extras[cluster]:
-                names[cluster] = f"{names[cluster]}, {extras[cluster].pop(0)}"
-    counts = pd.Series(names).value_counts()
-    seen: dict[str, int] = {}
-    for cluster in clusters:
-        if counts[names[cluster]] > 1:
-            seen[names[cluster]] = seen.get(names[cluster], 0) + 1
-            names[cluster] = f"{names[cluster]} ({WORDS[language]['group'].format(number=seen[names[cluster]])})"
+        for group in clashes().values():
+            for cluster in group:
+                if extras[cluster]:
+                    names[cluster] = f"{names[cluster]}, {extras[cluster].pop(0)}"
+    for _ in range(len(clusters)):  # comparative words
+        if not clashes():
+            break
+        changed = False
+        for group in clashes().values():
+            for cluster, word in _compare(levels, group, language).items():
+                names[cluster] = f"{names[cluster]}, {word}"
+                changed = True
+        if not changed:
+            break
+    for group in clashes().values():  # last resort
+        for number, cluster in enumerate(group, start=1):
+            names[cluster] = f"{names[cluster]} ({WORDS[language]['group'].format(number=number)})"
     return names
 
 
 def suggested_action(levels: pd.Series, language: str = "en") -> str:
     """What to do with a cluster, from its levels: value and activity first, then growth."""
     _check_language(language)
-    spend, recency = levels.get("monetary", "mid"), levels.get("recency_days", "mid")
-    frequency, growth = levels.get("frequency", "mid"), levels.get("yoy_growth", "mid")
+    spend, recency = _broad(levels.get("monetary", "mid")), _broad(levels.get("recency_days", "mid"))
+    frequency, growth = _broad(levels.get("frequency", "mid")), _broad(levels.get("yoy_growth", "mid"))
     if spend == "high" and recency != "high":
         key = "keep"
     elif spend == "high":
@@ -535,8 +633,6 @@ def suggested_action(levels: pd.Series, language: str = "en") -> str:
         key = "develop"
     elif recency == "low":
         key = "nurture"
-    elif recency == "high" and spend == "low":
-        key = "reactivate"
     elif recency == "high":
         key = "win_back" if frequency == "high" else "reactivate"
     else:

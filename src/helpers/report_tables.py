@@ -30,16 +30,17 @@ def format_table(
     percent: Iterable[str] = (),
     numbers: dict[str, int] | None = None,
     rename: dict[str, str] | None = None,
+    percent_decimals: int = 0,
 ) -> pd.DataFrame:
     """A copy of ``table`` with ``money`` columns as "12,345 EUR", ``percent`` columns (fractions) as
-    "18%", ``numbers`` columns with the given decimals and thousands separators; then columns renamed."""
+    "18%" (``percent_decimals`` decimals), ``numbers`` columns with the given decimals and thousands separators; then columns renamed."""
     out = table.copy()
     for column in money:
         if column in out:
             out[column] = [money_text(float(v), currency) for v in out[column]]
     for column in percent:
         if column in out:
-            out[column] = [percent_text(float(v)) for v in out[column]]
+            out[column] = [percent_text(float(v), percent_decimals) for v in out[column]]
     for column, decimals in (numbers or {}).items():
         if column in out:
             out[column] = ["-" if pd.isna(v) else f"{float(v):,.{decimals}f}" for v in out[column]]

@@ -12,6 +12,9 @@ Rules, the same as lifetimes where lifetimes has one:
 - frequency = purchase days - 1 (repeat purchase days); recency = last - first purchase day;
   T = observation end - first purchase day; both divided by `unit_days` (7 = weeks).
 - monetary_value = mean net amount of the repeat purchase days (the first day excluded), 0 without repeats.
+
+The SQL is written once, in DuckDB's dialect: `summary_sql` and `holdout_sql` return it for DuckDB (the
+embedded default) or transpiled by sqlglot for another engine (`dialect="spark"`, see `helpers.engines`).
 """
 
 from __future__ import annotations
@@ -105,8 +108,8 @@ def _summary_sql(days: str, observation_end: str, unit_days: float) -> str:
         )
         SELECT customer_id, first_purchase, last_purchase, purchase_days,
                CAST(purchase_days - 1 AS DOUBLE) AS frequency,
-               DATE_DIFF('day', first_purchase, last_purchase) / {unit_days} AS recency,
-               DATE_DIFF('day', first_purchase, DATE '{observation_end}') / {unit_days} AS T,
+               DATE_DIFF('day', first_purchase, last_purchase) / CAST({unit_days} AS DOUBLE) AS recency,
+               DATE_DIFF('day', first_purchase, DATE '{observation_end}') / CAST({unit_days} AS DOUBLE) AS T,
                CASE WHEN purchase_days > 1
                     THEN (purchase_amount - first_day_amount) / (purchase_days - 1)
                     ELSE 0 END AS monetary_value,
@@ -116,16 +119,82 @@ def _summary_sql(days: str, observation_end: str, unit_days: float) -> str:
     """
 
 
+def _holdout_sql(days: str) -> str:
+    return f"""
+        WITH days AS ({days})
+        SELECT customer_id, CAST(COUNT(*) AS DOUBLE) AS frequency_holdout,
+               AVG(day_amount) AS monetary_value_holdout
+        FROM days WHERE is_purchase GROUP BY customer_id
+    """
+
+
 def _as_date(value) -> str:
     return pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
-def _to_frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
-    frame = relation.df()
+def _in_dialect(sql: str, dialect: str) -> str:
+    if dialect == "duckdb":
+        return sql
+    import sqlglot
+    from sqlglot.errors import ErrorLevel
+
+    # RAISE: a construct the target engine lacks fails here, not as a silently different result
+    return sqlglot.transpile(sql, read="duckdb", write=dialect, unsupported_level=ErrorLevel.RAISE)[0]
+
+
+def summary_sql(
+    source: str, has_cost: bool, observation_end, unit_days: float = 7.0, dialect: str = "duckdb"
+) -> str:
+    """The summary query (SUMMARY_COLUMNS) over the relation `source` (columns customer_id, date, amount
+    [, cost] when `has_cost`), in DuckDB's dialect or transpiled to `dialect` (a sqlglot dialect name)."""
+    if unit_days <= 0:
+        raise ValueError(f"unit_days must be positive, got {unit_days}")
+    end = _as_date(observation_end)
+    return _in_dialect(_summary_sql(_day_table_sql(source, has_cost, None, end), end, float(unit_days)), dialect)
+
+
+def _check_windows(calibration_end, observation_end) -> tuple[str, str]:
+    cal_end, obs_end = _as_date(calibration_end), _as_date(observation_end)
+    if pd.Timestamp(cal_end) >= pd.Timestamp(obs_end):
+        raise ValueError(f"calibration end {cal_end} must be before observation end {obs_end}")
+    return cal_end, obs_end
+
+
+def holdout_sql(
+    source: str, has_cost: bool, calibration_end, observation_end, dialect: str = "duckdb"
+) -> str:
+    """The holdout query (customer_id, frequency_holdout, monetary_value_holdout) of the window
+    (calibration_end, observation_end], in DuckDB's dialect or transpiled to `dialect`."""
+    cal_end, obs_end = _check_windows(calibration_end, observation_end)
+    return _in_dialect(_holdout_sql(_day_table_sql(source, has_cost, cal_end, obs_end)), dialect)
+
+
+def summary_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The summary query's result as the pandas frame the workbook uses (dates as datetimes, ids as str)."""
     for column in ("first_purchase", "last_purchase"):
         frame[column] = pd.to_datetime(frame[column])
     frame["customer_id"] = frame["customer_id"].astype(str)
     return frame
+
+
+def _to_frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    return summary_frame(relation.df())
+
+
+def join_holdout(
+    calibration: pd.DataFrame, holdout: pd.DataFrame, calibration_end, observation_end, unit_days: float
+) -> pd.DataFrame:
+    """The calibration summary with the holdout query's columns (0 for customers without holdout
+    purchases) and `duration_holdout` (HOLDOUT_COLUMNS)."""
+    holdout["customer_id"] = holdout["customer_id"].astype(str)
+    merged = calibration.merge(holdout, on="customer_id", how="left")
+    merged[["frequency_holdout", "monetary_value_holdout"]] = merged[
+        ["frequency_holdout", "monetary_value_holdout"]
+    ].fillna(0.0)
+    merged["duration_holdout"] = (pd.Timestamp(observation_end) - pd.Timestamp(calibration_end)).days / float(
+        unit_days
+    )
+    return merged
 
 
 def customer_summary(transactions, observation_end, unit_days: float = 7.0) -> pd.DataFrame:
@@ -152,9 +221,7 @@ def calibration_holdout_summary(
     what they did in the holdout window (calibration_end, observation_end]: `frequency_holdout`
     (purchase days), `monetary_value_holdout` (mean net amount per holdout purchase day, 0 if none)
     and `duration_holdout` (window length in units). Matches lifetimes' calibration_and_holdout_data."""
-    cal_end, obs_end = _as_date(calibration_end), _as_date(observation_end)
-    if pd.Timestamp(cal_end) >= pd.Timestamp(obs_end):
-        raise ValueError(f"calibration end {cal_end} must be before observation end {obs_end}")
+    cal_end, obs_end = _check_windows(calibration_end, observation_end)
     unit = float(unit_days)
     con = duckdb.connect()
     try:
@@ -162,20 +229,7 @@ def calibration_holdout_summary(
         calibration = _to_frame(
             con.sql(_summary_sql(_day_table_sql(source, has_cost, None, cal_end), cal_end, unit))
         )
-        holdout = con.sql(
-            f"""
-            WITH days AS ({_day_table_sql(source, has_cost, cal_end, obs_end)})
-            SELECT customer_id, CAST(COUNT(*) AS DOUBLE) AS frequency_holdout,
-                   AVG(day_amount) AS monetary_value_holdout
-            FROM days WHERE is_purchase GROUP BY customer_id
-            """
-        ).df()
+        holdout = con.sql(_holdout_sql(_day_table_sql(source, has_cost, cal_end, obs_end))).df()
     finally:
         con.close()
-    holdout["customer_id"] = holdout["customer_id"].astype(str)
-    merged = calibration.merge(holdout, on="customer_id", how="left")
-    merged[["frequency_holdout", "monetary_value_holdout"]] = merged[
-        ["frequency_holdout", "monetary_value_holdout"]
-    ].fillna(0.0)
-    merged["duration_holdout"] = (pd.Timestamp(obs_end) - pd.Timestamp(cal_end)).days / unit
-    return merged
+    return join_holdout(calibration, holdout, cal_end, obs_end, unit)

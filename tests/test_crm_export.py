@@ -1,0 +1,79 @@
+"""The CRM export: one row per customer, the agreed columns, no customer lost, CSV and Excel round trips."""
+
+import pandas as pd
+import pytest
+
+from helpers import crm_export, funnel, potential, processed
+from test_potential import SETTINGS, hand_made
+
+
+def _export(clusters=None):
+    inputs = hand_made()
+    result = potential.score_customers(inputs, SETTINGS)
+    rfm = pd.DataFrame({"customer_id": inputs.summary["customer_id"], "rfm_segment": "Champions", "abc_class": "A"})
+    maturity = funnel.maturity_table(inputs.service_map, inputs.summary["customer_id"])
+    accounts = inputs.accounts.copy()
+    accounts.loc[0, "name"] = "Müller & Söhne Großhandel GmbH"
+    accounts.loc[1, "name"] = None
+    export = crm_export.build_export(inputs.summary, result.table, rfm=rfm, cltv=inputs.cltv, clusters=clusters,
+                                     accounts=accounts, maturity=maturity)
+    return inputs, export
+
+
+def test_export_has_the_agreed_columns_and_one_row_per_customer():
+    inputs, export = _export()
+    assert list(export.columns) == [
+        "customer_id", "name", "rfm_segment", "abc_class", "cltv", "p_alive", "cluster_name", "funnel_maturity",
+        "upsell_score", "growth_score", "quadrant", "service_level", "next_action", "reasons",
+    ]
+    assert list(export["customer_id"]) == list(inputs.summary["customer_id"])
+    crm_export.check_no_customer_lost(inputs.summary, export)
+    assert export.loc[1, "name"] == ""  # unknown name: empty, not "None"
+    assert (export["cluster_name"] == "").all()  # no clusters artifact yet
+    assert export.loc[0, "funnel_maturity"] == pytest.approx(15.0)  # see/operations only
+    assert export.set_index("customer_id").loc["gap_grow_1", "quadrant"] == "Develop"
+    assert export["reasons"].str.len().gt(0).all()
+
+
+def test_clusters_are_joined_when_present():
+    clusters = pd.DataFrame({"customer_id": ["gap_grow_1"], "cluster": [0], "cluster_name": ["Big & busy"]})
+    _, export = _export(clusters)
+    assert export.loc[0, "cluster_name"] == "Big & busy" and export.loc[1, "cluster_name"] == ""
+
+
+def test_customers_without_scores_still_get_a_row():
+    inputs = hand_made()
+    export = crm_export.build_export(inputs.summary, pd.DataFrame({"customer_id": []}))
+    assert len(export) == len(inputs.summary)
+    assert export["quadrant"].eq("").all() and export["upsell_score"].isna().all()
+
+
+def test_lost_duplicated_and_foreign_customers_are_refused():
+    inputs, export = _export()
+    with pytest.raises(crm_export.CustomersLostError, match="1 customer\\(s\\) of the summary missing: gap_grow_1"):
+        crm_export.check_no_customer_lost(inputs.summary, export.iloc[1:])
+    with pytest.raises(crm_export.CustomersLostError, match="more than once"):
+        crm_export.check_no_customer_lost(inputs.summary, pd.concat([export, export.iloc[:1]]))
+    extra = pd.concat([export, export.iloc[:1].assign(customer_id="stranger")])
+    with pytest.raises(crm_export.CustomersLostError, match="not in the summary: stranger"):
+        crm_export.check_no_customer_lost(inputs.summary, extra)
+
+
+def test_files_round_trip(workbook_root):
+    _, export = _export()
+    files = crm_export.write_export(export, "2025-12", workbook_root / "reports" / ".exports" / "2025-12")
+    assert files.parquet == processed.artifact_path("2025-12", "customer_segments")
+    pd.testing.assert_frame_equal(processed.read_artifact("2025-12", "customer_segments"), export,
+                                  check_dtype=False)
+    raw = files.csv.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # byte-order mark: Excel opens umlauts right
+    assert "Müller & Söhne Großhandel GmbH".encode() in raw
+    for reread in (crm_export.read_csv(files.csv), crm_export.read_xlsx(files.xlsx)):
+        assert list(reread.columns) == crm_export.EXPORT_COLUMNS
+        pd.testing.assert_frame_equal(reread, export, check_dtype=False, atol=1e-9)
+
+
+def test_write_export_refuses_other_columns(workbook_root):
+    _, export = _export()
+    with pytest.raises(ValueError, match="export columns"):
+        crm_export.write_export(export.drop(columns="reasons"), "2025-12", workbook_root)

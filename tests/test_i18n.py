@@ -1,0 +1,107 @@
+"""The report's texts in English and German, and numbers and dates written each language's way."""
+
+import re
+
+import matplotlib
+import pandas as pd
+import pytest
+import yaml
+
+from helpers import i18n
+
+matplotlib.use("Agg")
+
+
+def test_every_key_exists_in_both_languages():
+    assert set(i18n.EN) == set(i18n.DE)
+    assert set(i18n.TEXTS) == set(i18n.LANGUAGES)
+
+
+@pytest.mark.parametrize("key", sorted(i18n.EN))
+def test_every_text_has_the_same_placeholders_and_formats(key):
+    assert i18n.placeholders(i18n.EN[key]) == i18n.placeholders(i18n.DE[key]), key
+    values = {name: "X" for name in i18n.placeholders(i18n.EN[key])}
+    for language in i18n.LANGUAGES:
+        text = i18n.t(key, language, **values)
+        assert text.strip() and "{" not in text and "}" not in text
+
+
+def test_german_texts_are_not_left_in_english():
+    same = [k for k in i18n.EN if i18n.EN[k] == i18n.DE[k] and not re.fullmatch(r"[\W\dA-Z{}a-z_]{0,6}", i18n.EN[k])]
+    assert same == [], f"untranslated: {same}"
+
+
+def test_unknown_key_and_language_are_refused():
+    with pytest.raises(KeyError):
+        i18n.t("no_such_key", "en")
+    with pytest.raises(ValueError, match="en, de"):
+        i18n.t("report_title", "fr", month="x")
+
+
+def test_numbers_money_percent_dates():
+    assert i18n.number(1234.56, "en", 2) == "1,234.56"
+    assert i18n.number(1234.56, "de", 2) == "1.234,56"
+    assert i18n.number(1234567, "de") == "1.234.567"
+    assert i18n.money(1234.56, "EUR", "de", 2) == "1.234,56 €"
+    assert i18n.money(1234.56, "EUR", "en", 2) == "€1,234.56"
+    assert i18n.money(-5, "EUR", "de") == "-5 €"
+    assert i18n.money(1000, "CHF", "en") == "1,000 CHF"
+    assert i18n.percent(0.183, "en") == "18%"
+    assert i18n.percent(0.183, "de", 1) == "18,3 %"
+    assert i18n.date("2025-12-31", "de") == "31.12.2025"
+    assert i18n.date(pd.Timestamp("2025-12-31"), "en") == "31 Dec 2025"
+    assert i18n.month_name("2025-03", "de") == "März 2025"
+    assert i18n.month_name("2025-03", "en") == "March 2025"
+    assert i18n.join(["a", "b", "c"], "de") == "a, b und c"
+    for missing in (None, float("nan"), float("inf")):
+        assert i18n.number(missing) == "-" and i18n.money(missing) == "-" and i18n.percent(missing) == "-"
+
+
+def test_config_labels_read_translated_names_and_fall_back_to_english(tmp_path):
+    segments = {"segments": [
+        {"name": "Champions", "label": {"en": "Champions", "de": "Spitzenkunden"}, "rules": [{"r": [1, 5]}]},
+        {"name": "Lost", "rules": [{"r": [1, 5]}]},
+    ]}
+    (tmp_path / "segments.yaml").write_text(yaml.safe_dump(segments), encoding="utf-8")
+    settings = {
+        "_dir": str(tmp_path),
+        "rfm": {"segments_file": "segments.yaml"},
+        "potential": {"quadrants": {
+            "stars": {"name": {"en": "Stars", "de": "Sterne"}, "service_level": {"en": "QBR", "de": "Quartalsreview"}},
+            "develop": {"name": "Develop"},
+        }},
+    }
+    german = i18n.config_labels(settings, "de")
+    assert german["Stars"] == "Sterne" and german["QBR"] == "Quartalsreview"
+    assert german["Champions"] == "Spitzenkunden"
+    assert i18n.label("Lost", german) == "Lost" and i18n.label("Develop", german) == "Develop"
+    assert i18n.config_labels(settings, "en")["Stars"] == "Stars"
+    assert i18n.config_labels({}, "de") == {}
+
+
+def test_config_labels_of_the_repository_settings_load():
+    from helpers import config
+
+    assert isinstance(i18n.config_labels(config.load_settings(), "de"), dict)
+
+
+def test_format_table_formats_translates_and_renames():
+    frame = pd.DataFrame({"quadrant": ["Stars"], "customers": [1234], "cltv": [1234.6], "customer_share": [0.25],
+                          "change": [3]})
+    out = i18n.format_table(frame, "de", "EUR", money_columns=["cltv"], percent_columns=["customer_share"],
+                            numbers={"customers": 0}, labels={"Stars": "Sterne"}, signed=["change"])
+    assert list(out.columns) == ["Quadrant", "Kunden", "CLTV", "Anteil an Kunden", "Veränderung"]
+    assert out.iloc[0].tolist() == ["Sterne", "1.234", "1.235 €", "25 %", "+3"]
+
+
+def test_relabel_puts_the_language_into_a_chart():
+    from helpers.charts import new_figure
+
+    figure, axis = new_figure()
+    axis.barh([0, 1], [1, 2], label="share of customers")
+    axis.set_yticks([0, 1], ["a", "b"])
+    axis.legend()
+    i18n.relabel(figure, title="Titel", xlabel="x-Achse", legend=["Anteil an Kunden"], yticklabels=["A", "B"])
+    assert axis.get_title(loc="left") == "Titel" and axis.get_xlabel() == "x-Achse"
+    assert [t.get_text() for t in axis.get_legend().get_texts()] == ["Anteil an Kunden"]
+    assert [t.get_text() for t in axis.get_yticklabels()] == ["A", "B"]
