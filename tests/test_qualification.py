@@ -65,6 +65,11 @@ def test_cross_table_counts_qualified_accounts_with_totals():
     assert table.loc["SaaS", "10-49"] == 1 and table.loc["SaaS", "250+"] == 1
     assert table.loc["total", "total"] == 2
     assert list(table.columns) == ["10-49", "250+", "total"]  # bands in size order, empty ones left out
+    accounts = _accounts()
+    accounts["employees"] = [300, 20, 80, 60, 20, 15]
+    accounts["business_model"] = "B2B"
+    wide = q.cross_table(q.qualify(accounts, SETTINGS), "business_model", "size_band")
+    assert list(wide.columns) == ["10-49", "50-249", "250+", "total"]
 
 
 def test_bad_rules_are_refused():

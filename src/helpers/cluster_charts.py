@@ -181,3 +181,48 @@ def features_used(result: ClusterResult) -> str:
         else "No account data for this data set: the clusters rest on buying behaviour alone."
     )
     return f"Features: {words}. {accounts}"
+
+
+def summary_text(result: ClusterResult) -> str:
+    """Markdown for stakeholders: how many groups, why this number, how stable, where the revenue is."""
+    choice = result.choice
+    row = choice.table.set_index("k").loc[choice.k]
+    silhouette = float(row["silhouette"])
+    if silhouette >= 0.5:
+        clarity = "the groups are clearly separated"
+    elif silhouette >= 0.25:
+        clarity = "the groups are real but overlap at their borders"
+    else:
+        clarity = "the groups overlap a lot: read them as useful summaries, not as sharply distinct types"
+    if choice.automatic:
+        why = (
+            f"**Why {choice.k} groups:** of {choice.table['k'].min()} to {choice.table['k'].max()} groups, "
+            f"{choice.k} separate the customers most clearly (silhouette {silhouette:.2f}; {clarity})."
+        )
+    else:
+        why = (
+            f"**Why {choice.k} groups:** the number was set by the user (silhouette {silhouette:.2f}; {clarity})."
+        )
+    best_ch = int(choice.table.loc[choice.table["calinski_harabasz"].idxmax(), "k"])
+    second = (
+        "A second measure (Calinski-Harabasz) agrees."
+        if best_ch == choice.k
+        else f"A second measure (Calinski-Harabasz) would prefer {best_ch} groups: the choice is not clear-cut."
+    )
+    steady = result.stability
+    if not steady.scores:
+        stable = "**How stable:** not measured."
+    else:
+        word = ("very stable" if steady.median >= 0.9 else "stable" if steady.median >= 0.75
+                else "moderately stable" if steady.median >= 0.5 else "unstable")
+        stable = (
+            f"**How stable:** {word}. Clustering {len(steady.scores)} random samples of "
+            f"{steady.fraction:.0%} of the customers again gives an agreement of {steady.median:.2f} "
+            f"(1 = the same groups; lowest {steady.low:.2f})."
+        )
+    top = result.profiles.iloc[0]
+    revenue = "" if pd.isna(top["revenue_share"]) else (
+        f"**Where the revenue is:** cluster 1, *{top['cluster_name']}*, has {top['share']:.0%} of the customers "
+        f"and brings {top['revenue_share']:.0%} of the revenue."
+    )
+    return "\n\n".join(part for part in (why + " " + second, stable, revenue) if part)

@@ -36,12 +36,13 @@ Failures (non-finite objective, optimiser not reaching a stationary point, inval
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, polygamma
 
 __all__ = [
     "FastFitError",
@@ -59,8 +60,23 @@ __all__ = [
 
 #: lifetimes' starting point: log-parameters all 0.1
 _START = 0.1
-#: accept the optimum when the largest gradient component of the (mean) objective is below this
-_GRAD_ACCEPT = 1e-6
+#: accept the optimum when the largest gradient component of the (mean) objective is below this (lifetimes
+#: stops its BFGS at a gradient norm of 1e-7)
+_GRAD_ACCEPT = 1e-7
+#: Newton polishing stops below this (near the rounding floor of a mean over a million rows)
+_GRAD_DONE = 1e-12
+#: fit a pilot subsample of about this many distinct rows first when there are more than twice as many
+PILOT_ROWS = 25_000
+
+
+def _single_blas_thread() -> Any:
+    """One BLAS thread while optimising: L-BFGS-B makes many tiny BLAS calls, and OpenBLAS waking its
+    threads for each of them costs far more than the work on a busy machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class FastFitError(RuntimeError):
@@ -111,88 +127,137 @@ def _index_small_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Pairwise-summed dot product without BLAS (OpenBLAS threads its ddot, which crawls on busy machines)."""
+    """Pairwise-summed dot product for the small per-x / per-time grids (no BLAS call)."""
     return float(np.multiply(a, b).sum())
 
 
 def _softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log(1 + exp(d)) and 1 / (1 + exp(-d)), stable for any d, few temporaries.
 
-    |d| is capped at 700 inside exp (exp(-700) ~ 1e-304 is still a normal number; subnormals make exp and
-    log1p crawl); what the cap changes is below 1e-300 per row, nothing in double precision."""
+    With e = exp(-|d|): softplus = max(d, 0) + log(1 + e), sigmoid = (1 or e) / (1 + e). log(1 + e) instead
+    of log1p(e) costs at most 1e-16 absolute per row (the gradient uses the sigmoid, which is exact).
+    |d| is capped at 700 inside exp (exp(-700) ~ 1e-304 is still a normal number; subnormals make exp
+    crawl); what the cap changes is below 1e-300 per row, nothing in double precision."""
     e = np.abs(d)
     np.minimum(e, 700.0, out=e)
     np.negative(e, out=e)
     np.exp(e, out=e)  # e = exp(-min(|d|, 700)) in (0, 1]
-    sp = np.log1p(e)
+    one_plus = e + 1.0
+    sp = np.log(one_plus)
     sp += np.maximum(d, 0.0)
-    sig = e + 1.0
-    np.reciprocal(sig, out=sig)  # 1 / (1 + e)
-    neg = d < 0
-    sig[neg] *= e[neg]  # d < 0: e / (1 + e)
+    sig = np.reciprocal(one_plus, out=one_plus)
+    np.multiply(sig, e, out=sig, where=d < 0)
     return sp, sig
 
 
-def _optimise(
-    fun: Any, n_params: int, what: str, max_newton: int = 8
-) -> tuple[np.ndarray, float, np.ndarray, int, str]:
-    """L-BFGS-B on log-parameters from lifetimes' start, then Newton polishing with an FD Hessian."""
-    x0 = np.full(n_params, _START)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        res = minimize(
-            fun,
-            x0,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": 5000, "maxfun": 10000, "ftol": 1e-15, "gtol": 1e-11, "maxcor": 20},
-        )
-        theta = np.asarray(res.x, dtype="float64")
-        value, grad = fun(theta)
-        iterations = int(res.nit)
-        lbfgs_gnorm = float(np.max(np.abs(grad)))
-        newton_steps = 0
-        if not (np.isfinite(value) and np.isfinite(grad).all() and np.isfinite(theta).all()):
-            raise FastFitError(f"{what}: non-finite objective or gradient ({res.message})")
-        # Newton polishing: Hessian by central differences of the analytic gradient, step accepted only if
-        # it lowers the gradient norm without raising the objective (beyond rounding).
-        for _ in range(max_newton):
-            gnorm = float(np.max(np.abs(grad)))
-            if gnorm < 1e-13:
-                break
-            h = 1e-5
-            hess = np.empty((n_params, n_params))
-            for k in range(n_params):
-                step = np.zeros(n_params)
-                step[k] = h
-                hess[:, k] = (fun(theta + step)[1] - fun(theta - step)[1]) / (2 * h)
-            hess = 0.5 * (hess + hess.T)
-            try:
-                delta = np.linalg.solve(hess, -grad)
-            except np.linalg.LinAlgError:
-                break
-            if not np.isfinite(delta).all() or np.max(np.abs(delta)) > 1.0:
-                break
+def _fd_hessian(fun: Any, theta: np.ndarray, grad: np.ndarray | None = None, h: float = 1e-6) -> np.ndarray:
+    """Hessian of ``fun`` (value, gradient) by differences of the analytic gradient, symmetrised: forward
+    differences when ``grad`` (the gradient at theta) is given, else central ones."""
+    n = len(theta)
+    hess = np.empty((n, n))
+    for k in range(n):
+        step = np.zeros(n)
+        step[k] = h
+        if grad is None:
+            hess[:, k] = (fun(theta + step)[1] - fun(theta - step)[1]) / (2 * h)
+        else:
+            hess[:, k] = (fun(theta + step)[1] - grad) / h
+    return 0.5 * (hess + hess.T)
+
+
+def _lbfgsb(fun: Any, theta0: np.ndarray) -> Any:
+    return minimize(
+        fun,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 5000, "maxfun": 10000, "ftol": 1e-15, "gtol": 1e-11, "maxcor": 20},
+    )
+
+
+def _newton_polish(
+    fun: Any, theta: np.ndarray, hess: np.ndarray | None, max_steps: int = 30, hess_fun: Any | None = None
+) -> tuple[np.ndarray, float, np.ndarray, int, int]:
+    """Newton steps on the full objective with a fixed Hessian (a chord method), refreshed by forward
+    differences of the analytic gradient when the gradient does not fall fast enough or a step fails. A
+    step is accepted when it does not raise the objective (beyond rounding) and lowers the largest gradient
+    component. Returns theta, value, gradient, accepted steps, Hessian refreshes."""
+    value, grad = fun(theta)
+    steps = refreshes = 0
+    refresh = hess is None
+    for _ in range(max_steps):
+        if not (np.isfinite(value) and np.isfinite(grad).all()):
+            break
+        gnorm = float(np.max(np.abs(grad)))
+        if gnorm < _GRAD_DONE:
+            break
+        fresh = refresh or hess_fun is not None
+        if hess_fun is not None:  # exact Newton
+            hess = hess_fun(theta)
+        elif refresh:
+            hess = _fd_hessian(fun, theta, grad)
+            refreshes += 1
+            refresh = False
+        try:
+            delta = np.linalg.solve(hess, -grad)
+        except np.linalg.LinAlgError:
+            delta = np.full_like(theta, np.nan)
+        ok = np.isfinite(delta).all() and np.max(np.abs(delta)) <= 2.0
+        if ok:
             new_value, new_grad = fun(theta + delta)
-            if not (
-                np.isfinite(new_value)
-                and np.isfinite(new_grad).all()
-                and new_value <= value + 1e-12 * max(1.0, abs(value))
-                and np.max(np.abs(new_grad)) < gnorm
-            ):
-                break
-            theta, value, grad = theta + delta, new_value, new_grad
-            newton_steps += 1
-    gnorm = float(np.max(np.abs(grad)))
-    if not (np.isfinite(gnorm) and gnorm <= _GRAD_ACCEPT):
-        raise FastFitError(f"{what} did not converge (gradient {gnorm:.2e}; {res.message})")
+            new_gnorm = float(np.max(np.abs(new_grad))) if np.isfinite(new_grad).all() else np.inf
+            ok = bool(np.isfinite(new_value) and new_value <= value + 1e-13 * max(1.0, abs(value)) and new_gnorm < gnorm)
+        if not ok:
+            if fresh:
+                break  # even a fresh Hessian gives no progress: at the rounding floor, or the caller falls back
+            refresh = True
+            continue
+        theta, value, grad = theta + delta, new_value, new_grad
+        steps += 1
+        refresh = new_gnorm > 0.25 * gnorm and new_gnorm > 1e3 * _GRAD_DONE
+    return theta, float(value), grad, steps, refreshes
+
+
+def _optimise(
+    fun: Any, n_params: int, what: str, pilot: Any | None = None, hess_fun: Any | None = None
+) -> tuple[np.ndarray, float, np.ndarray, int, str]:
+    """Minimise ``fun`` (value and analytic gradient at log-parameters).
+
+    From lifetimes' start (log-parameters 0.1), L-BFGS-B with tight tolerances on ``pilot`` (the same
+    objective on a systematic subsample of the rows, weights scaled up) when given, else on ``fun``; then
+    Newton steps on the full objective with a Hessian from differences of the analytic gradient (the
+    pilot's at its optimum first) or the analytic one (``hess_fun``), down to a gradient of ~1e-12. If that fails, L-BFGS-B on the full
+    objective from where it stands. The start only decides the path: the optimum is the full objective's.
+    """
+    x0 = np.full(n_params, _START)
+    notes = []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        first = _lbfgsb(pilot if pilot is not None else fun, x0)
+        theta = np.asarray(first.x, dtype="float64")
+        notes.append(f"L-BFGS-B{' on a pilot subsample' if pilot is not None else ''}: {first.nit} iterations, "
+                     f"{first.nfev} evaluations")
+        hess = None
+        if hess_fun is None and pilot is not None and np.isfinite(theta).all():
+            hess = _fd_hessian(pilot, theta)
+            if not np.isfinite(hess).all():
+                hess = None
+        theta, value, grad, steps, refreshes = _newton_polish(fun, theta, hess, hess_fun=hess_fun)
+        kind = "exact Hessian" if hess_fun is not None else f"{refreshes} Hessian refreshes"
+        notes.append(f"{steps} Newton steps ({kind})")
+        gnorm = float(np.max(np.abs(grad))) if np.isfinite(grad).all() else np.inf
+        if not (np.isfinite(value) and gnorm <= _GRAD_ACCEPT):
+            res = _lbfgsb(fun, theta if np.isfinite(theta).all() else x0)
+            theta = np.asarray(res.x, dtype="float64")
+            theta, value, grad, more, _ = _newton_polish(fun, theta, None, max_steps=5, hess_fun=hess_fun)
+            notes.append(f"fallback L-BFGS-B on all rows: {res.nit} iterations, {more} Newton steps")
+    gnorm = float(np.max(np.abs(grad))) if np.isfinite(grad).all() else np.inf
+    if not (np.isfinite(value) and gnorm <= _GRAD_ACCEPT):
+        raise FastFitError(f"{what} did not converge (largest gradient component {gnorm:.2e})")
     params = np.exp(theta)
     if not (np.isfinite(params).all() and (params > 0).all()):
         raise FastFitError(f"{what} returned invalid parameters {params}")
-    info = (
-        f"L-BFGS-B: {res.nit} iterations, {res.nfev} evaluations, gradient {lbfgs_gnorm:.1e}; "
-        f"{newton_steps} Newton steps, gradient {gnorm:.1e}"
-    )
-    return theta, float(value), grad, iterations + newton_steps, info
+    notes.append(f"gradient {gnorm:.1e}")
+    return theta, float(value), grad, steps, "; ".join(notes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,26 +389,41 @@ def _bg_loglik(data: BGData, r: float, alpha: float, a: float, b: float, grid: n
     ll -= _dot(coefT, LTg)
     # branch: log(1 + exp(d)), d = log a - log(b + x - 1 + shift) + (r + x) (log(alpha+T) - log(alpha+t_x))
     cx = np.log(a) - np.log(b + xg - 1.0 + shift)
-    D = LTg[data.iT] - LTg[data.it]
+    D = np.take(LTg, data.iT)
+    D -= np.take(LTg, data.it)
     rx = data.x + r
     d = rx * D
-    d += cx[data.ix]
+    d += np.take(cx, data.ix)
     sp, sig = _softplus_and_sigmoid(d)
-    ll += _dot(data.w, sp)
+    ll += float(np.dot(data.w, sp))
     if not gradient:
         return ll, None
-    ws = data.w * sig
+    ws = np.multiply(data.w, sig, out=sig)
     ITg = 1.0 / ag
-    dI = ITg[data.iT] - ITg[data.it]
+    dI = np.take(ITg, data.iT)
+    dI -= np.take(ITg, data.it)
     sum_ws = float(ws.sum())
     g_r = _dot(wx, digamma(r + xg) - digamma(r) + np.log(alpha)) - _dot(data.wT, LTg)
-    g_r += _dot(ws, D)
-    g_alpha = data.sum_w * r / alpha - _dot(coefT, ITg) + _dot(ws * rx, dI)
+    g_r += float(np.dot(ws, D))
+    rx *= ws
+    g_alpha = data.sum_w * r / alpha - _dot(coefT, ITg) + float(np.dot(rx, dI))
     dab = digamma(a + b) - digamma(a + b + xg + shift)
     g_a = _dot(wx, dab) + sum_ws / a
     g_b = _dot(wx, dab + digamma(b + xg + shift) - digamma(b))
-    g_b -= _dot(ws, (1.0 / (b + xg - 1.0 + shift))[data.ix])
+    g_b -= float(np.dot(ws, np.take(1.0 / (b + xg - 1.0 + shift), data.ix)))
     return ll, np.array([g_r, g_alpha, g_a, g_b])
+
+
+def _systematic(n: int) -> tuple[slice, float]:
+    step = int(np.ceil(n / PILOT_ROWS))
+    return slice(step // 2, None, step), float(step)
+
+
+def _pilot_bg(data: BGData) -> BGData:
+    """Every k-th distinct row (rows are sorted by x, t_x, T) with k times its weight; the exact per-x and
+    per-T sums are kept. Only a starting point for the full fit."""
+    sel, k = _systematic(data.n_rows)
+    return replace(data, x=data.x[sel], ix=data.ix[sel], it=data.it[sel], iT=data.iT[sel], w=data.w[sel] * k)
 
 
 def bg_objective(theta: np.ndarray, data: BGData, penalizer: float = 0.0) -> tuple[float, np.ndarray]:
@@ -367,7 +447,14 @@ def _fit_bg_family(
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         return bg_objective(theta, data, pen)
 
-    theta, value, grad, iterations, info = _optimise(fun, 4, what)
+    pilot = None
+    if data.n_rows > 2 * PILOT_ROWS:
+        sub = _pilot_bg(data)
+
+        def pilot(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            return bg_objective(theta, sub, pen)
+
+    theta, value, grad, iterations, info = _optimise(fun, 4, what, pilot)
     r, alpha_s, a, b = np.exp(theta)
     alpha = alpha_s / data.scale  # lifetimes: params_["alpha"] /= self._scale
     with np.errstate(all="ignore"):
@@ -395,12 +482,14 @@ def _bg_distinct_rows(data: BGData) -> int:
 
 def fit_bgnbd(frequency: Any, recency: Any, T: Any, weights: Any | None = None, penalizer: float = 0.0) -> FastFit:
     """BG/NBD maximum-likelihood fit, the same optimum as ``lifetimes.BetaGeoFitter(penalizer).fit``."""
-    return _fit_bg_family(frequency, recency, T, weights, penalizer, modified=False)
+    with _single_blas_thread():
+        return _fit_bg_family(frequency, recency, T, weights, penalizer, modified=False)
 
 
 def fit_mbgnbd(frequency: Any, recency: Any, T: Any, weights: Any | None = None, penalizer: float = 0.0) -> FastFit:
     """MBG/NBD fit, the same optimum as ``lifetimes.ModifiedBetaGeoFitter(penalizer).fit``."""
-    return _fit_bg_family(frequency, recency, T, weights, penalizer, modified=True)
+    with _single_blas_thread():
+        return _fit_bg_family(frequency, recency, T, weights, penalizer, modified=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -467,8 +556,8 @@ def _gg_loglik(data: GGData, p: float, q: float, v: float, gradient: bool = True
     px = p * xg
     ll = _dot(wx, gammaln(px + q) - gammaln(px) - gammaln(q))
     L = np.log(data.xm + v)
-    sum_wL = _dot(data.w, L)
-    sum_wxL = _dot(data.wxx, L)
+    sum_wL = float(np.dot(data.w, L))
+    sum_wxL = float(np.dot(data.wxx, L))
     ll += data.sum_w * q * np.log(v) + p * data.c_xlogxm - data.c_logm - p * sum_wxL - q * sum_wL
     if not gradient:
         return ll, None
@@ -476,8 +565,14 @@ def _gg_loglik(data: GGData, p: float, q: float, v: float, gradient: bool = True
     dpq = digamma(px + q)
     g_p = _dot(wx * xg, dpq - digamma(px)) + data.c_xlogxm - sum_wxL
     g_q = _dot(wx, dpq) - data.sum_w * digamma(q) + data.sum_w * np.log(v) - sum_wL
-    g_v = data.sum_w * q / v - p * _dot(data.wxx, R) - q * _dot(data.w, R)
+    g_v = data.sum_w * q / v - p * float(np.dot(data.wxx, R)) - q * float(np.dot(data.w, R))
     return ll, np.array([g_p, g_q, g_v])
+
+
+def _pilot_gg(data: GGData) -> GGData:
+    """Every k-th distinct x*m value with k times its weights (a starting point for the full fit)."""
+    sel, k = _systematic(len(data.xm))
+    return replace(data, xm=data.xm[sel], w=data.w[sel] * k, wxx=data.wxx[sel] * k)
 
 
 def gg_objective(theta: np.ndarray, data: GGData, penalizer: float = 0.0) -> tuple[float, np.ndarray]:
@@ -491,19 +586,54 @@ def gg_objective(theta: np.ndarray, data: GGData, penalizer: float = 0.0) -> tup
     return value, g
 
 
+def gg_hessian(theta: np.ndarray, data: GGData, penalizer: float = 0.0) -> np.ndarray:
+    """Analytic Hessian of :func:`gg_objective` in the log-parameters."""
+    P = np.exp(np.asarray(theta, dtype="float64"))
+    p, q, v = P
+    _, g = _gg_loglik(data, p, q, v)
+    xg, wx, W = data.xgrid, data.wx, data.sum_w
+    t_pq = polygamma(1, p * xg + q)
+    R = 1.0 / (data.xm + v)
+    sum_wxR, sum_wR = float(np.dot(data.wxx, R)), float(np.dot(data.w, R))
+    R *= R
+    H = np.empty((3, 3))
+    H[0, 0] = _dot(wx * xg * xg, t_pq - polygamma(1, p * xg))
+    H[0, 1] = H[1, 0] = _dot(wx * xg, t_pq)
+    H[1, 1] = _dot(wx, t_pq) - W * float(polygamma(1, q))
+    H[0, 2] = H[2, 0] = -sum_wxR
+    H[1, 2] = H[2, 1] = W / v - sum_wR
+    H[2, 2] = -W * q / v**2 + p * float(np.dot(data.wxx, R)) + q * float(np.dot(data.w, R))
+    return -(H * np.outer(P, P) + np.diag(g * P)) / W + np.diag(4.0 * penalizer * P**2)
+
+
 def fit_gamma_gamma(
     frequency: Any, monetary_value: Any, weights: Any | None = None, penalizer: float = 0.0
 ) -> FastFit:
     """Gamma-Gamma fit on repeat buyers (frequency > 0, spend > 0), the same optimum as
     ``lifetimes.GammaGammaFitter(penalizer).fit``. The log-likelihood omits the parameter-free constant,
     as lifetimes and :func:`helpers.btyd.gamma_gamma_log_likelihood` do."""
+    with _single_blas_thread():
+        return _fit_gamma_gamma(frequency, monetary_value, weights, penalizer)
+
+
+def _fit_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None, penalizer: float) -> FastFit:
     data = prepare_gamma_gamma(frequency, monetary_value, weights)
     pen = float(penalizer)
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         return gg_objective(theta, data, pen)
 
-    theta, value, grad, iterations, info = _optimise(fun, 3, "Gamma-Gamma")
+    pilot = None
+    if len(data.xm) > 2 * PILOT_ROWS:
+        sub = _pilot_gg(data)
+
+        def pilot(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            return gg_objective(theta, sub, pen)
+
+    def hess_fun(theta: np.ndarray) -> np.ndarray:
+        return gg_hessian(theta, data, pen)
+
+    theta, value, grad, iterations, info = _optimise(fun, 3, "Gamma-Gamma", pilot, hess_fun)
     p, q, v = np.exp(theta)
     with np.errstate(all="ignore"):
         ll, _ = _gg_loglik(data, p, q, v, gradient=False)

@@ -55,14 +55,14 @@ def heat_chart(heat: pd.DataFrame) -> Figure:
     """Heat map: share of the clients of each funnel type that buy something in each stage x kind cell."""
     cells = list(funnel.CELL_COLUMNS)
     data = heat[cells].astype(float)
-    figure, axis = new_figure(10, 0.9 + 0.55 * len(data))
+    figure, axis = new_figure(11, 1.3 + 0.55 * len(data))
     labels = [f"{s.capitalize()}\n{k}" for s, k in funnel.CELLS]
     rows = [f"{t.replace('_', ' ')} ({int(n)})" for t, n in zip(data.index, heat["clients"], strict=True)]
     sns.heatmap(
         data.to_numpy() * 100.0, ax=axis, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100,
         xticklabels=labels, yticklabels=rows, cbar_kws={"label": "% of clients"}, linewidths=0.5,
     )
-    axis.set_xticklabels(axis.get_xticklabels(), rotation=0)
+    axis.set_xticklabels(axis.get_xticklabels(), rotation=0, fontsize=9)
     axis.set_yticklabels(axis.get_yticklabels(), rotation=0)
     axis.set_ylabel("funnel type (clients)")
     overall = (data.mul(heat["clients"], axis=0).sum() / max(heat["clients"].sum(), 1)).sort_values()
@@ -162,3 +162,14 @@ def component_chart(weights: pd.DataFrame) -> Figure:
     )
     figure.tight_layout()
     return figure
+
+
+def styled(table: pd.DataFrame):
+    """The table for the HTML report: no row numbers, text columns left-aligned (sentences read better),
+    numbers right-aligned."""
+    text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    style = table.style.hide(axis="index")
+    if text:
+        style = style.set_properties(subset=text, **{"text-align": "left"})
+        style = style.set_table_styles([{"selector": "th", "props": "text-align: left"}])
+    return style

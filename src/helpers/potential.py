@@ -503,6 +503,10 @@ def describe_component(name: str, row: Mapping[str, Any], high: bool, currency: 
                         else f"{_money(nxt, currency, language)} value expected in 12 months after none in the last 12")
             return "kein Wert erwartet" if de else "no value expected"
         change = nxt / past - 1.0
+        if change >= 2.0:  # +1221% reads badly: say 13x
+            times = f"{nxt / past:.0f}"
+            return (f"erwarteter Wert {times}-mal so hoch wie in den letzten 12 Monaten" if de
+                    else f"expected value {times}x that of the last 12 months")
         return (f"erwarteter Wert {_pct(change, signed=True, language=language)} ggü. den letzten 12 Monaten" if de
                 else f"expected value {_pct(change, signed=True)} vs the last 12 months")
     if name == "p_alive":

@@ -22,7 +22,22 @@ class PreparedMonth:
     summary: pd.DataFrame
     calibration: pd.DataFrame | None
     calibration_end: pd.Timestamp | None
+    currency: str
     notes: list[str]
+
+
+def data_currency(transactions: pd.DataFrame, default: str, source) -> str:
+    """The currency of the amounts: the one named in the data's currency column, else the configured one.
+    Amounts in several currencies cannot be added up, so that stops the run."""
+    if "currency" not in transactions.columns:
+        return default
+    named = sorted({str(v).strip().upper() for v in transactions["currency"].dropna().unique()} - {""})
+    if len(named) > 1:
+        raise ValueError(
+            f"{source}: column 'currency' holds several currencies ({', '.join(named)}); amounts in different "
+            f"currencies cannot be added up: convert them to one currency before the analysis"
+        )
+    return named[0] if named else default
 
 
 def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Timestamp | None:
@@ -52,6 +67,7 @@ def prepare_month(files: InputFiles, month: str, settings: dict) -> PreparedMont
             f"{files.transactions}: no transaction is left for {month} after validation; "
             f"see data/processed/{month}/rejected_rows.csv for the reasons"
         )
+    currency = data_currency(transactions, settings["currency"], files.transactions)
     unit_days = float(settings["summary"]["unit_days"])
     processed.write_artifact(transactions, month, "transactions")
     summary = customer_summary(transactions, cutoff, unit_days=unit_days)
@@ -79,9 +95,10 @@ def prepare_month(files: InputFiles, month: str, settings: dict) -> PreparedMont
             "inputs": {k: (str(v) if v else None) for k, v in files.as_dict().items()},
             "settings_file": settings.get("_path"),
             "unit_days": unit_days,
+            "currency": currency,
             "calibration_end": calibration_end.date().isoformat() if calibration_end is not None else None,
             "version": __version__,
             "prepared_at": dt.datetime.now().isoformat(timespec="seconds"),
         },
     )
-    return PreparedMonth(month, cutoff, intake, summary, calibration, calibration_end, notes)
+    return PreparedMonth(month, cutoff, intake, summary, calibration, calibration_end, currency, notes)

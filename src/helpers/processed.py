@@ -101,3 +101,8 @@ def resolve_prepared_month(month: str | None) -> str:
             "(or `workbook run`)"
         )
     return months[-1]
+
+
+def month_currency(month: str, settings: dict) -> str:
+    """The currency of a prepared month's amounts (from its data, see preparation.data_currency)."""
+    return read_run_info(month).get("currency") or settings["currency"]

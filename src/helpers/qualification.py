@@ -117,7 +117,8 @@ def with_sorters(accounts: pd.DataFrame, settings: Mapping[str, Any] | None = No
     config = (settings or {}).get("qualification", {}) or {}
     out = accounts.copy()
     employees = out["employees"] if "employees" in out else pd.Series(np.nan, index=out.index)
-    out["size_band"] = size_band(employees, config.get("size_bands", DEFAULT_SIZE_BANDS)).to_numpy()
+    bands = size_band(employees.to_numpy(), config.get("size_bands", DEFAULT_SIZE_BANDS))
+    out["size_band"] = pd.Series(bands.array, index=out.index)  # keeps the ordered categories
     return out
 
 
@@ -149,7 +150,8 @@ def rules_text(settings: Mapping[str, Any] | None = None) -> list[str]:
 def cross_table(qualified: pd.DataFrame, rows: str, columns: str, total: bool = True) -> pd.DataFrame:
     """Qualified accounts counted by two sorters (rows x columns), with totals.
 
-    Empty sorter values count as "unknown"; an ordered categorical (size band) keeps its order."""
+    Empty sorter values count as "unknown"; an ordered categorical (size band) keeps its order; rows and
+    columns without any account are left out."""
     frame = qualified[qualified["qualified"]] if "qualified" in qualified else qualified
     for name in (rows, columns):
         if name not in frame:
@@ -166,6 +168,10 @@ def cross_table(qualified: pd.DataFrame, rows: str, columns: str, total: bool = 
     table = pd.crosstab(
         prepared(frame[rows]), prepared(frame[columns]), margins=total, margins_name="total", dropna=False
     )
+    # empty bands / groups (e.g. the size band that a rule excludes) are left out
+    table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
+    table.index = table.index.astype(str)
+    table.columns = table.columns.astype(str)
     table.index.name = rows
     table.columns.name = columns
     return table

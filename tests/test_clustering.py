@@ -1,0 +1,330 @@
+"""Clustering customers: features, k by silhouette, stability, names, the chart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from helpers import cluster_charts, clustering, config
+
+SETTINGS = {"clustering": {"resamples": 4, "k_max": 6}}
+
+
+def three_groups(n_per_group: int = 80, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """RFM of three well-separated kinds of customer (separated on the log scale), with the true group."""
+    rng = np.random.default_rng(seed)
+    centres = [  # recency_days, frequency, monetary
+        (5, 40, 20_000),  # frequent big spenders, active
+        (60, 8, 900),
+        (400, 1, 40),  # one-time small buyers, lapsed
+    ]
+    parts, truth = [], []
+    for group, (recency, frequency, monetary) in enumerate(centres):
+        noise = rng.normal(0, 0.08, size=(n_per_group, 3))
+        parts.append(
+            pd.DataFrame({
+                "recency_days": np.round(recency * np.exp(noise[:, 0])).astype("int64"),
+                "frequency": np.maximum(1, np.round(frequency * np.exp(noise[:, 1]))).astype("int64"),
+                "monetary": monetary * np.exp(noise[:, 2]),
+            })
+        )
+        truth += [group] * n_per_group
+    rfm = pd.concat(parts, ignore_index=True)
+    rfm.insert(0, "customer_id", [f"C{i:04d}" for i in range(len(rfm))])
+    order = rng.permutation(len(rfm))
+    return rfm.iloc[order].reset_index(drop=True), np.asarray(truth)[order]
+
+
+def accounts_for(rfm: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = len(rfm)
+    return pd.DataFrame({
+        "customer_id": rfm["customer_id"],
+        "industry": rng.choice(["Retail", "SaaS", "Tourism"], size=n),
+        "funnel_type": rng.choice(["retail", "lead_gen", "business_industry"], size=n),
+        "employees": rng.integers(5, 500, size=n),
+        "marketing_budget": rng.uniform(1e4, 5e5, size=n),
+        "yoy_growth": rng.normal(0.05, 0.1, size=n),
+        "region": "Bayern",
+    })
+
+
+@pytest.fixture(scope="module")
+def separated():
+    rfm, truth = three_groups()
+    return rfm, truth, clustering.cluster_customers(rfm, settings=SETTINGS)
+
+
+# --------------------------------------------------------------------------------------------------
+# choosing k and stability
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("true_k", [3, 5])
+def test_silhouette_picks_the_true_number_of_blobs(true_k):
+    matrix, _ = make_blobs(n_samples=400, centers=true_k, n_features=4, cluster_std=0.5, random_state=3)
+    choice = clustering.choose_k(matrix, 2, 8, sample_size=5000, random_state=42)
+    assert choice.k == true_k
+    assert choice.automatic
+    assert list(choice.table["k"]) == list(range(2, 9))
+    assert choice.table.set_index("k")["silhouette"].idxmax() == true_k
+    assert choice.table.set_index("k")["calinski_harabasz"].idxmax() == true_k
+    assert f"k={true_k}" in choice.reason and "Calinski-Harabasz agrees" in choice.reason
+
+
+def test_separated_customers_are_recovered_and_stable(separated):
+    _, truth, result = separated
+    assert result.k == 3
+    assert adjusted_rand_score(truth, result.labels) == pytest.approx(1.0)
+    assert result.stability.median == pytest.approx(1.0, abs=0.01)
+    assert len(result.stability.scores) == 4
+    assert result.stability.low <= result.stability.median <= result.stability.high
+    assert "very stable" in result.stability.reading()
+
+
+def test_stability_is_low_for_structureless_data():
+    matrix = np.random.default_rng(5).uniform(size=(400, 4))
+    labels = clustering.fit_kmeans(matrix, 6, 42).labels_
+    steady = clustering.stability(matrix, 6, labels, resamples=5, random_state=42)
+    assert steady.median < 0.95
+    assert len(steady.scores) == 5
+
+
+def test_user_fixed_k_is_kept_and_the_table_still_measured():
+    rfm, _ = three_groups()
+    result = clustering.cluster_customers(rfm, settings=SETTINGS, k=4)
+    assert result.k == 4 and not result.choice.automatic
+    assert result.assignments["cluster"].nunique() == 4
+    assert "set by the user" in result.choice.reason and "k=3" in result.choice.reason
+    configured = clustering.cluster_customers(rfm, settings={"clustering": {"k": 2, "resamples": 2}})
+    assert configured.k == 2
+
+
+def test_k_range_is_capped_by_distinct_customers():
+    matrix = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 0.0], [0.0, 10.0]]), 10, axis=0)
+    choice = clustering.choose_k(matrix, 2, 8)
+    assert choice.table["k"].max() == 3
+    with pytest.raises(ValueError, match="3 distinct"):
+        clustering.choose_k(np.zeros((10, 2)), 2, 8)
+
+
+# --------------------------------------------------------------------------------------------------
+# output shape, determinism, inputs
+# --------------------------------------------------------------------------------------------------
+def test_one_row_per_input_customer_in_input_order(separated):
+    rfm, _, result = separated
+    out = result.assignments
+    assert list(out.columns) == ["customer_id", "cluster", "cluster_name"]
+    assert list(out["customer_id"]) == list(rfm["customer_id"])
+    assert out["cluster"].between(1, result.k).all()
+    # cluster 1 carries the largest revenue
+    revenue = rfm.groupby(out["cluster"].to_numpy())["monetary"].sum()
+    assert revenue.idxmax() == 1
+    assert out.groupby("cluster")["cluster_name"].nunique().eq(1).all()
+
+
+def test_deterministic_for_a_fixed_seed():
+    rfm, _ = three_groups(seed=4)
+    rfm = pd.concat([rfm, three_groups(seed=9)[0].assign(customer_id=lambda f: "X" + f["customer_id"])])
+    first = clustering.cluster_customers(rfm, settings=SETTINGS, k=5)
+    second = clustering.cluster_customers(rfm, settings=SETTINGS, k=5)
+    pd.testing.assert_frame_equal(first.assignments, second.assignments)
+    pd.testing.assert_frame_equal(first.choice.table, second.choice.table)
+    assert first.stability.scores == second.stability.scores
+
+
+def test_behaviour_only_input_works(separated):
+    _, _, result = separated
+    assert [c for c in result.features.columns if c != "customer_id"] == list(clustering.BEHAVIOUR)
+    assert not result.uses_accounts
+    assert result.matrix.shape == (240, 3)
+    assert "buying behaviour alone" in cluster_charts.features_used(result)
+
+
+def test_value_and_account_signals_are_used_and_encoded():
+    rfm, _ = three_groups()
+    cltv = pd.DataFrame({"customer_id": rfm["customer_id"], "cltv": rfm["monetary"] * 0.3, "p_alive": 0.5})
+    result = clustering.cluster_customers(rfm, cltv, accounts_for(rfm), settings=SETTINGS)
+    assert result.uses_accounts
+    names = result.feature_names
+    assert {"recency_days", "cltv", "p_alive", "employees", "marketing_budget", "yoy_growth"} <= set(names)
+    assert {"industry_Retail", "funnel_type_lead_gen"} <= set(names)
+    assert not any(n.startswith("region") for n in names)
+    assert np.isfinite(result.matrix).all()
+    # log-scaled, standardised numbers
+    position = names.index("monetary")
+    assert result.matrix[:, position].mean() == pytest.approx(0, abs=1e-9)
+    assert result.matrix[:, position].std() == pytest.approx(1, abs=1e-9)
+    assert "top_industry" in result.profiles and "employees" in result.profiles
+
+
+def test_pipeline_handles_missing_account_values_and_unknown_categories():
+    rfm, _ = three_groups(n_per_group=20)
+    accounts = accounts_for(rfm).iloc[: len(rfm) - 10].copy()  # 10 customers without an account row
+    accounts.loc[accounts.index[:5], "employees"] = np.nan
+    accounts.loc[accounts.index[5:9], "industry"] = None
+    accounts["yoy_growth"] = np.nan  # empty for everyone: left out
+    features = clustering.build_features(rfm, None, accounts)
+    assert len(features) == len(rfm)
+    assert "yoy_growth" not in features
+    assert features["employees"].isna().sum() == 15
+    pipeline = clustering.feature_pipeline(features)
+    matrix = pipeline.fit_transform(clustering._model_input(features))
+    assert np.isfinite(matrix).all() and matrix.shape[0] == len(rfm)
+    assert "industry_unknown" in list(pipeline.get_feature_names_out())
+    later = features.head(3).copy()
+    later["industry"] = "Aerospace"  # a category never seen while fitting
+    assert np.isfinite(pipeline.transform(clustering._model_input(later))).all()
+    result = clustering.cluster_customers(rfm, None, accounts, settings=SETTINGS)
+    assert len(result.assignments) == len(rfm)
+
+
+def test_customers_missing_from_cltv_are_imputed():
+    rfm, _ = three_groups(n_per_group=20)
+    cltv = pd.DataFrame({"customer_id": rfm["customer_id"].iloc[:30], "cltv": 10.0, "p_alive": 0.9})
+    features = clustering.build_features(rfm, cltv)
+    assert features["cltv"].isna().sum() == len(rfm) - 30
+    result = clustering.cluster_customers(rfm, cltv, settings=SETTINGS)
+    assert np.isfinite(result.matrix).all()
+
+
+def test_negative_revenue_does_not_break_the_log():
+    assert np.isfinite(clustering.signed_log1p([-500.0, -1.0, 0.0, 3.0])).all()
+    assert clustering.signed_log1p([-3.0])[0] == pytest.approx(-np.log(4))
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(KeyError, match="monetary"):
+        clustering.build_features(pd.DataFrame({"customer_id": ["a"], "recency_days": [1], "frequency": [1]}))
+    rfm, _ = three_groups(n_per_group=5)
+    with pytest.raises(ValueError, match="more than once"):
+        clustering.build_features(pd.concat([rfm, rfm.head(1)]))
+    with pytest.raises(ValueError, match="language"):
+        clustering.cluster_customers(rfm, language="fr")
+
+
+# --------------------------------------------------------------------------------------------------
+# names and profiles
+# --------------------------------------------------------------------------------------------------
+def test_names_describe_the_clusters(separated):
+    rfm, _, result = separated
+    profiles = result.profiles.set_index("cluster")
+    names = profiles["cluster_name"]
+    assert names.is_unique
+    richest = profiles["monetary"].idxmax()
+    poorest = profiles["monetary"].idxmin()
+    assert "spenders" in names[richest] and ("high" in names[richest] or "top" in names[richest])
+    assert "active" in names[richest] or "recently" in names[richest]
+    assert "one-time" in names[poorest] and "small buyers" in names[poorest] and "lapsed" in names[poorest]
+    assert profiles["customers"].sum() == len(rfm)
+    assert profiles["share"].sum() == pytest.approx(1)
+    assert profiles["revenue_share"].sum() == pytest.approx(1)
+    assert profiles.loc[richest, "revenue_share"] > 0.9
+    assert profiles.loc[richest, "action"].startswith("Keep close")
+
+
+def test_german_names_are_unique_and_german(separated):
+    rfm, _, result = separated
+    german = clustering.profile_clusters(result.features, result.labels, language="de")
+    assert german["cluster_name"].is_unique
+    assert any("Großkäufer" in n or "Top-Käufer" in n for n in german["cluster_name"])
+    assert any("einmalige" in n for n in german["cluster_name"])
+    assert list(german["customers"]) == list(result.profiles["customers"])
+
+
+def test_colliding_names_get_a_distinguishing_word():
+    rng = np.random.default_rng(0)
+    n = 60
+    recency, frequency, monetary = rng.integers(5, 10, n), rng.integers(20, 30, n), rng.uniform(9e3, 1e4, n)
+    # clusters 1 and 2 buy alike; only their future value differs
+    features = pd.DataFrame({
+        "customer_id": [f"C{i}" for i in range(3 * n)],
+        "recency_days": np.r_[recency, recency, rng.integers(300, 400, n)],
+        "frequency": np.r_[frequency, frequency, np.ones(n)].astype(float),
+        "monetary": np.r_[monetary, monetary, rng.uniform(10, 20, n)],
+        "cltv": np.r_[rng.uniform(900, 1000, n), rng.uniform(100, 120, n), rng.uniform(0, 1, n)],
+    })
+    labels = np.repeat([1, 2, 3], n)
+    names = clustering.cluster_names(features, labels)
+    assert len(set(names.values())) == 3
+    assert names[1] != names[2]
+    assert names[1].startswith(names[2].split(",")[0])  # same core, told apart by a further word
+    assert "higher future value" in names[1] or "high future value" in names[1]
+
+
+def test_identical_clusters_still_get_unique_names():
+    features = pd.DataFrame({
+        "customer_id": [f"C{i}" for i in range(40)],
+        "recency_days": 10.0,
+        "frequency": 3.0,
+        "monetary": 100.0,
+    })
+    names = clustering.cluster_names(features, np.repeat([1, 2], 20))
+    assert len(set(names.values())) == 2
+    assert all("group" in name for name in names.values())
+
+
+def test_levels_follow_the_documented_thresholds():
+    assert clustering.level(0.95) == "very_high"
+    assert clustering.level(0.7) == "high"
+    assert clustering.level(0.5) == "mid"
+    assert clustering.level(0.3) == "low"
+    assert clustering.level(0.05) == "very_low"
+    values = pd.Series([1, 1, 1, 2, 3])
+    assert clustering.midrank_percentile(values, 1) == pytest.approx(0.3)
+    assert clustering.midrank_percentile(values, 5) == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# sampling caps, chart, settings
+# --------------------------------------------------------------------------------------------------
+def test_silhouette_sample_cap_is_honoured():
+    matrix, _ = make_blobs(n_samples=1200, centers=3, n_features=3, random_state=1)
+    choice = clustering.choose_k(matrix, 2, 4, sample_size=300, random_state=7)
+    assert choice.silhouette_rows == 300
+    assert "300 customers" in choice.reason
+    rows = clustering.sample_rows(1200, 300, 7)
+    assert len(rows) == 300 and len(np.unique(rows)) == 300
+    np.testing.assert_array_equal(rows, clustering.sample_rows(1200, 300, 7))
+    assert len(clustering.sample_rows(50, 300, 7)) == 50
+
+
+def test_pca_chart_samples_and_names_the_clusters(separated):
+    _, _, result = separated
+    picture = cluster_charts.pca_picture(result, max_points=100)
+    assert picture["rows"] == 100 and len(picture["x"]) == 100
+    assert sum(picture["explained"]) <= 1 + 1e-9
+    figure = cluster_charts.pca_chart(result, max_points=100)
+    axis = figure.axes[0]
+    assert sum(len(c.get_offsets()) for c in axis.collections) == 100
+    legend = [t.get_text() for t in axis.get_legend().get_texts()]
+    pairs = zip(result.profiles["cluster"], result.profiles["cluster_name"], strict=True)
+    assert legend == [f"{c}: {n}" for c, n in pairs]
+    assert "3 clusters" in axis.get_title(loc="left")
+
+
+def test_report_helpers(separated):
+    _, _, result = separated
+    table = cluster_charts.profile_table(result.profiles, "EUR")
+    assert len(table) == 3 and "median revenue" in table
+    assert table["median revenue"].str.endswith("EUR").all()
+    criteria = cluster_charts.criteria_table(result.choice)
+    assert criteria.loc[result.k, "chosen"] == "<- chosen"
+    figure = cluster_charts.k_choice_chart(result.choice)
+    assert "k=3" in figure.axes[0].get_title(loc="left")
+    actions = cluster_charts.action_list(result.profiles)
+    assert actions.count("\n- ") == 2
+
+
+def test_settings_defaults_match_and_are_checked():
+    assert config.DEFAULTS["clustering"] == clustering.SETTINGS_DEFAULTS
+    assert config.load_settings()["clustering"] == clustering.SETTINGS_DEFAULTS
+    assert clustering.clustering_settings({})["k"] is None
+    assert clustering.clustering_settings({}, k=4)["k"] == 4
+    with pytest.raises(ValueError, match="k_min"):
+        clustering.clustering_settings({"clustering": {"k_min": 1}})
+    with pytest.raises(ValueError, match="clustering.k "):
+        clustering.clustering_settings({"clustering": {"k": "many"}})
+    with pytest.raises(ValueError, match="sample_size"):
+        clustering.clustering_settings({"clustering": {"sample_size": 5}})

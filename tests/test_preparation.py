@@ -1,0 +1,55 @@
+"""Data preparation for a month: artifacts written, rows accounted for, currency and month rules."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers import config, processed
+from helpers.inputs import resolve_inputs
+from helpers.preparation import calibration_end_for, data_currency, prepare_month
+
+
+def test_currency_comes_from_the_data_when_it_names_one():
+    assert data_currency(pd.DataFrame({"currency": ["usd", "USD", None]}), "EUR", "t.csv") == "USD"
+    assert data_currency(pd.DataFrame({"currency": [None, None]}), "EUR", "t.csv") == "EUR"
+    assert data_currency(pd.DataFrame({"amount": [1.0]}), "CHF", "t.csv") == "CHF"
+
+
+def test_several_currencies_stop_the_run_with_the_fix():
+    with pytest.raises(ValueError, match=r"t\.csv.*EUR, USD.*convert"):
+        data_currency(pd.DataFrame({"currency": ["EUR", "USD"]}), "EUR", "t.csv")
+
+
+def test_calibration_window_needs_data_before_it():
+    assert calibration_end_for("2025-12", 6, "2023-01-01") == pd.Timestamp("2025-06-30")
+    assert calibration_end_for("2025-12", 6, "2025-08-01") is None
+    assert calibration_end_for("2025-12", 0, "2023-01-01") is None
+
+
+def test_prepare_month_writes_every_artifact_and_accounts_for_every_row(workbook_root, small_agency_dir):
+    settings = config.load_settings()
+    files = resolve_inputs("agency", small_agency_dir / "transactions.csv", small_agency_dir / "accounts.csv",
+                           small_agency_dir / "service_map.csv")
+    prepared = prepare_month(files, "2025-06", settings)
+    assert prepared.month == "2025-06" and prepared.cutoff == pd.Timestamp("2025-06-30")
+    for name in ("transactions", "accounts", "service_map", "intake_counts", "customer_summary",
+                 "calibration_holdout"):
+        assert processed.has_artifact("2025-06", name), name
+    counts = processed.read_artifact("2025-06", "intake_counts").set_index("table")
+    assert (counts["read"] == counts["accepted"] + counts["rejected"]).all()
+    rejected = pd.read_csv(workbook_root / "data" / "processed" / "2025-06" / "rejected_rows.csv")
+    later = (rejected["reason"] == "after_analysis_month").sum()
+    raw = pd.read_csv(small_agency_dir / "transactions.csv", parse_dates=["date"])
+    assert later == (raw["date"] > "2025-06-30").sum()  # everything after June is set aside, and counted
+    assert prepared.summary["last_purchase"].max() <= pd.Timestamp("2025-06-30")
+    assert prepared.currency == "EUR" and processed.month_currency("2025-06", settings) == "EUR"
+
+
+def test_a_stale_optional_artifact_is_removed_when_that_input_is_gone(workbook_root, small_agency_dir):
+    settings = config.load_settings()
+    with_accounts = resolve_inputs("agency", small_agency_dir / "transactions.csv", small_agency_dir / "accounts.csv")
+    prepare_month(with_accounts, "2025-06", settings)
+    assert processed.has_artifact("2025-06", "accounts")
+    prepare_month(resolve_inputs("agency", small_agency_dir / "transactions.csv"), "2025-06", settings)
+    assert not processed.has_artifact("2025-06", "accounts")
