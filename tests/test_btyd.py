@@ -244,3 +244,20 @@ def test_cltv_scales_with_margin_and_falls_with_discount(frt, bg):
     horizon = 12 * btyd.periods_per_month(7)
     np.testing.assert_allclose(base, 40.0 * btyd.expected_purchases(bg, horizon, x, t_x, T), rtol=1e-9)
     assert (btyd.discounted_cltv(bg, x, t_x, T, spend, horizon_months=0) == 0).all()
+
+
+@pytest.mark.parametrize("name", ["bgnbd", "pareto", "mbgnbd"])
+def test_predictions_are_finite_when_the_last_purchase_is_on_the_observation_end(name):
+    """lifetimes' Pareto/NBD returns NaN for recency == T (log of zero); ours stays finite and continuous."""
+    params = {
+        "bgnbd": {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4},
+        "mbgnbd": {"r": 0.52, "alpha": 6.2, "a": 0.89, "b": 1.6},
+        "pareto": {"r": 294.8, "alpha": 1297.2, "s": 0.84, "beta": 143.2},  # fitted on agency data
+    }[name]
+    fit = btyd.FitResult(model_name=name, params=params, penalizer=0.0, log_likelihood=0.0, notes=[])
+    frequency, recency, T = np.array([7.0, 7.0]), np.array([45.0, 45.0 - 1e-6]), np.array([45.0, 45.0])
+    expected = btyd.expected_purchases(fit, 26, frequency, recency, T)
+    alive = btyd.probability_alive(fit, frequency, recency, T)
+    assert np.isfinite(expected).all() and np.isfinite(alive).all()
+    np.testing.assert_allclose(expected[0], expected[1], rtol=1e-4)
+    np.testing.assert_allclose(alive[0], alive[1], rtol=1e-4)

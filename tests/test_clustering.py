@@ -306,9 +306,12 @@ def test_pca_chart_samples_and_names_the_clusters(separated):
 
 def test_report_helpers(separated):
     _, _, result = separated
-    table = cluster_charts.profile_table(result.profiles, "EUR")
+    table = cluster_charts.profile_table(result.profiles, "EUR", transpose=False)
     assert len(table) == 3 and "median revenue" in table
     assert table["median revenue"].str.endswith("EUR").all()
+    wide = cluster_charts.profile_table(result.profiles, "EUR")
+    assert wide.shape[1] == 3 and wide.columns[0] == f"1: {result.profiles['cluster_name'].iloc[0]}"
+    assert wide.loc["median revenue"].str.endswith("EUR").all()
     criteria = cluster_charts.criteria_table(result.choice)
     assert criteria.loc[result.k, "chosen"] == "<- chosen"
     figure = cluster_charts.k_choice_chart(result.choice)

@@ -18,6 +18,12 @@ from helpers.bench import synthetic_transactions
 from helpers.cdnow import read_cdnow
 from helpers.summary import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, holdout_sql, summary_sql
 
+# pyspark 4.3 warns that it does not fully support pandas 3; the results are compared below
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning"),
+]
+
 EXACT = ["purchase_days", "frequency", "recency", "T", "first_purchase", "last_purchase"]
 MONEY = ["monetary_value", "total_revenue", "total_cost", "total_margin"]
 

@@ -410,9 +410,15 @@ def fit_gamma_gamma(
 # --------------------------------------------------------------------------------------------------
 # predictions (vectorised; computed once per unique row)
 # --------------------------------------------------------------------------------------------------
+# lifetimes' Pareto/NBD formulas take log(0) when the last purchase falls on the observation end
+# (recency == T) and return NaN; the predictions are continuous there, so evaluate a hair before T.
+_RECENCY_NUDGE = 1e-9
+
+
 def _per_unique_row(fn: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
     x, t_x, T_ = _arr(frequency), _arr(recency), _arr(T)
     (ux, ut, uT), _, inverse = compress_rows(x, t_x, T_)
+    ut = np.where((ux > 0) & (ut >= uT), uT - _RECENCY_NUDGE * np.maximum(uT, 1.0), ut)
     out = np.asarray(fn(ux, ut, uT), dtype="float64")
     return out[..., inverse] if out.ndim == 1 else out[:, inverse]
 

@@ -94,7 +94,7 @@ def pca_picture(result: ClusterResult, max_points: int = PLOT_SAMPLE) -> dict[st
 def pca_chart(result: ClusterResult, max_points: int = PLOT_SAMPLE) -> Figure:
     """Scatter of the customers on the first two principal components, coloured by cluster name."""
     picture = pca_picture(result, max_points)
-    figure, axis = new_figure(10, 5.2)
+    figure, axis = new_figure(10, 6.4 + 0.2 * len(result.profiles))
     palette = ["#3b6ea5", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c",
                "#ccb974", "#64b5cd"]
     order = result.profiles[["cluster", "cluster_name"]].to_numpy()
@@ -105,8 +105,9 @@ def pca_chart(result: ClusterResult, max_points: int = PLOT_SAMPLE) -> Figure:
     explained = picture["explained"] + [0.0]
     axis.set_xlabel(f"axis 1 ({explained[0]:.0%} of the differences): mainly {', '.join(picture['drivers'][0])}")
     if len(picture["drivers"]) > 1:
-        axis.set_ylabel(f"axis 2 ({explained[1]:.0%}): mainly\n{', '.join(picture['drivers'][1])}")
-    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="cluster", fontsize=9)
+        axis.set_ylabel(f"axis 2 ({explained[1]:.0%}): mainly {', '.join(picture['drivers'][1])}")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False, fontsize=10,
+                ncol=1 if len(order) <= 4 else 2, markerscale=2.5)
     shown = f"{picture['rows']:,} of {len(result.matrix):,} customers" if picture["rows"] < len(result.matrix) else (
         f"all {picture['rows']:,} customers")
     axis.set_title(
@@ -118,8 +119,9 @@ def pca_chart(result: ClusterResult, max_points: int = PLOT_SAMPLE) -> Figure:
     return figure
 
 
-def profile_table(profiles: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """A readable copy of :func:`helpers.clustering.profile_clusters` (medians, shares in %)."""
+def profile_table(profiles: pd.DataFrame, currency: str, transpose: bool = True) -> pd.DataFrame:
+    """A readable copy of :func:`helpers.clustering.profile_clusters` (medians, shares in %): one column
+    per cluster and one row per measure (``transpose=False``: one row per cluster)."""
     out = pd.DataFrame({
         "cluster": profiles["cluster"],
         "name": profiles["cluster_name"],
@@ -143,7 +145,13 @@ def profile_table(profiles: pd.DataFrame, currency: str) -> pd.DataFrame:
     for column in ("industry", "funnel_type"):
         if f"top_{column}" in profiles:
             out[f"most frequent {FEATURE_LABELS[column]}"] = profiles[f"top_{column}"].str.replace("_", " ")
-    return out.set_index("cluster")
+    out = out.set_index("cluster")
+    if not transpose:
+        return out
+    wide = out.drop(columns="name").T
+    wide.columns = [f"{cluster}: {name}" for cluster, name in zip(out.index, out["name"], strict=True)]
+    wide.index.name = "median customer of the cluster"
+    return wide
 
 
 def criteria_table(choice: KChoice) -> pd.DataFrame:

@@ -7,9 +7,10 @@ customer) stays in-process, in pandas, whatever the engine.
 - ``duckdb`` (default, embedded): a pandas DataFrame or a Parquet/CSV path.
 - ``spark``: a Parquet/CSV path (local or a cluster's, e.g. ``s3a://...``; a directory is read as a
   Parquet dataset), a table name of the session's catalog (``"sales.transactions"``), a Spark DataFrame,
-  or a pandas DataFrame. The session is, in order: `spark_session`, the active session (spark-submit,
-  a notebook on a cluster), a Spark Connect session when ``SPARK_REMOTE`` is set, or a local session made
-  on first use (`local_spark_session`, stopped at exit or by `stop_local_spark_session`).
+  or a pandas DataFrame. The session is, in order: `spark_session`, the active session (a notebook on a
+  cluster), the session of `spark-submit` (its master and conf), a Spark Connect session when
+  ``SPARK_REMOTE`` is set, or a local session made on first use (`local_spark_session`, stopped at exit
+  or by `stop_local_spark_session`).
 
 The columns read are customer_id, date, amount and, when present, cost (same rules as `helpers.summary`).
 """
@@ -223,6 +224,8 @@ def _session(spark_session: SparkSession | None) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: its JVM, its master and conf
+        return SparkSession.builder.getOrCreate()
     if os.environ.get("SPARK_REMOTE"):  # Spark Connect: the cluster's session, nothing starts here
         return SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
     return local_spark_session()

@@ -151,48 +151,51 @@ def _softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fd_hessian(fun: Any, theta: np.ndarray, grad: np.ndarray | None = None, h: float = 1e-6) -> np.ndarray:
-    """Hessian of ``fun`` (value, gradient) by differences of the analytic gradient, symmetrised: forward
-    differences when ``grad`` (the gradient at theta) is given, else central ones."""
+    """Hessian of ``fun(theta, need_value) -> (value, gradient)`` by differences of the analytic gradient,
+    symmetrised: forward differences when ``grad`` (the gradient at theta) is given, else central ones."""
     n = len(theta)
     hess = np.empty((n, n))
     for k in range(n):
         step = np.zeros(n)
         step[k] = h
         if grad is None:
-            hess[:, k] = (fun(theta + step)[1] - fun(theta - step)[1]) / (2 * h)
+            hess[:, k] = (fun(theta + step, False)[1] - fun(theta - step, False)[1]) / (2 * h)
         else:
-            hess[:, k] = (fun(theta + step)[1] - grad) / h
+            hess[:, k] = (fun(theta + step, False)[1] - grad) / h
     return 0.5 * (hess + hess.T)
 
 
-def _lbfgsb(fun: Any, theta0: np.ndarray) -> Any:
+def _lbfgsb(fun: Any, theta0: np.ndarray, gtol: float = 1e-11) -> Any:
     return minimize(
-        fun,
+        lambda theta: fun(theta, True),
         theta0,
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": 5000, "maxfun": 10000, "ftol": 1e-15, "gtol": 1e-11, "maxcor": 20},
+        options={"maxiter": 5000, "maxfun": 10000, "ftol": 1e-15, "gtol": gtol, "maxcor": 20},
     )
+
+
+def _gnorm(grad: np.ndarray) -> float:
+    return float(np.max(np.abs(grad))) if np.isfinite(grad).all() else np.inf
 
 
 def _newton_polish(
     fun: Any, theta: np.ndarray, hess: np.ndarray | None, max_steps: int = 30, hess_fun: Any | None = None
-) -> tuple[np.ndarray, float, np.ndarray, int, int]:
-    """Newton steps on the full objective with a fixed Hessian (a chord method), refreshed by forward
-    differences of the analytic gradient when the gradient does not fall fast enough or a step fails. A
-    step is accepted when it does not raise the objective (beyond rounding) and lowers the largest gradient
-    component. Returns theta, value, gradient, accepted steps, Hessian refreshes."""
-    value, grad = fun(theta)
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Newton steps on the full objective, with the analytic Hessian ``hess_fun`` when given, else with a
+    fixed Hessian (a chord method) refreshed by forward differences of the analytic gradient when the
+    gradient does not fall fast enough or a step fails. A step is accepted when it lowers the largest
+    gradient component (gradient-only evaluations: near the optimum that is the sharper test, and it saves
+    the logarithms of the objective). Returns theta, gradient, accepted steps, Hessian refreshes."""
+    grad = fun(theta, False)[1]
     steps = refreshes = 0
     refresh = hess is None
     for _ in range(max_steps):
-        if not (np.isfinite(value) and np.isfinite(grad).all()):
-            break
-        gnorm = float(np.max(np.abs(grad)))
-        if gnorm < _GRAD_DONE:
+        gnorm = _gnorm(grad)
+        if not gnorm > _GRAD_DONE:  # done (or not finite: the caller decides)
             break
         fresh = refresh or hess_fun is not None
-        if hess_fun is not None:  # exact Newton
+        if hess_fun is not None:
             hess = hess_fun(theta)
         elif refresh:
             hess = _fd_hessian(fun, theta, grad)
@@ -202,62 +205,65 @@ def _newton_polish(
             delta = np.linalg.solve(hess, -grad)
         except np.linalg.LinAlgError:
             delta = np.full_like(theta, np.nan)
-        ok = np.isfinite(delta).all() and np.max(np.abs(delta)) <= 2.0
-        if ok:
-            new_value, new_grad = fun(theta + delta)
-            new_gnorm = float(np.max(np.abs(new_grad))) if np.isfinite(new_grad).all() else np.inf
-            ok = bool(np.isfinite(new_value) and new_value <= value + 1e-13 * max(1.0, abs(value)) and new_gnorm < gnorm)
-        if not ok:
+        new_gnorm = np.inf
+        if np.isfinite(delta).all() and np.max(np.abs(delta)) <= 2.0:
+            new_grad = fun(theta + delta, False)[1]
+            new_gnorm = _gnorm(new_grad)
+        if not new_gnorm < gnorm:
             if fresh:
                 break  # even a fresh Hessian gives no progress: at the rounding floor, or the caller falls back
             refresh = True
             continue
-        theta, value, grad = theta + delta, new_value, new_grad
+        theta, grad = theta + delta, new_grad
         steps += 1
         refresh = new_gnorm > 0.25 * gnorm and new_gnorm > 1e3 * _GRAD_DONE
-    return theta, float(value), grad, steps, refreshes
+    return theta, grad, steps, refreshes
 
 
 def _optimise(
     fun: Any, n_params: int, what: str, pilot: Any | None = None, hess_fun: Any | None = None
 ) -> tuple[np.ndarray, float, np.ndarray, int, str]:
-    """Minimise ``fun`` (value and analytic gradient at log-parameters).
+    """Minimise ``fun(theta, need_value) -> (value, gradient)`` over the log-parameters.
 
-    From lifetimes' start (log-parameters 0.1), L-BFGS-B with tight tolerances on ``pilot`` (the same
-    objective on a systematic subsample of the rows, weights scaled up) when given, else on ``fun``; then
-    Newton steps on the full objective with a Hessian from differences of the analytic gradient (the
-    pilot's at its optimum first) or the analytic one (``hess_fun``), down to a gradient of ~1e-12. If that fails, L-BFGS-B on the full
-    objective from where it stands. The start only decides the path: the optimum is the full objective's.
+    From lifetimes' start (log-parameters 0.1), L-BFGS-B on ``pilot`` (the same objective on a systematic
+    subsample of the rows, weights scaled up) when given, else L-BFGS-B with tight tolerances on ``fun``;
+    then Newton steps on the full objective with the analytic Hessian (``hess_fun``) or one from
+    differences of the analytic gradient (the pilot's at its optimum first), down to a gradient of 1e-12.
+    If that fails, L-BFGS-B on the full objective from where it stands. The start only decides the path:
+    the optimum is the full objective's. Returns theta, value, gradient, iterations, a note.
     """
     x0 = np.full(n_params, _START)
     notes = []
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        first = _lbfgsb(pilot if pilot is not None else fun, x0)
+        first = _lbfgsb(pilot, x0, gtol=1e-8) if pilot is not None else _lbfgsb(fun, x0)
         theta = np.asarray(first.x, dtype="float64")
-        notes.append(f"L-BFGS-B{' on a pilot subsample' if pilot is not None else ''}: {first.nit} iterations, "
-                     f"{first.nfev} evaluations")
+        notes.append(
+            f"L-BFGS-B{' on a pilot subsample' if pilot is not None else ''}: {first.nit} iterations, "
+            f"{first.nfev} evaluations"
+        )
         hess = None
         if hess_fun is None and pilot is not None and np.isfinite(theta).all():
             hess = _fd_hessian(pilot, theta)
             if not np.isfinite(hess).all():
                 hess = None
-        theta, value, grad, steps, refreshes = _newton_polish(fun, theta, hess, hess_fun=hess_fun)
+        theta, grad, steps, refreshes = _newton_polish(fun, theta, hess, hess_fun=hess_fun)
         kind = "exact Hessian" if hess_fun is not None else f"{refreshes} Hessian refreshes"
         notes.append(f"{steps} Newton steps ({kind})")
-        gnorm = float(np.max(np.abs(grad))) if np.isfinite(grad).all() else np.inf
-        if not (np.isfinite(value) and gnorm <= _GRAD_ACCEPT):
+        if not _gnorm(grad) <= _GRAD_ACCEPT:
             res = _lbfgsb(fun, theta if np.isfinite(theta).all() else x0)
             theta = np.asarray(res.x, dtype="float64")
-            theta, value, grad, more, _ = _newton_polish(fun, theta, None, max_steps=5, hess_fun=hess_fun)
+            theta, grad, more, _ = _newton_polish(fun, theta, None, max_steps=5, hess_fun=hess_fun)
             notes.append(f"fallback L-BFGS-B on all rows: {res.nit} iterations, {more} Newton steps")
-    gnorm = float(np.max(np.abs(grad))) if np.isfinite(grad).all() else np.inf
+            steps += res.nit + more
+        value, grad = fun(theta, True)
+    gnorm = _gnorm(grad)
     if not (np.isfinite(value) and gnorm <= _GRAD_ACCEPT):
         raise FastFitError(f"{what} did not converge (largest gradient component {gnorm:.2e})")
     params = np.exp(theta)
     if not (np.isfinite(params).all() and (params > 0).all()):
         raise FastFitError(f"{what} returned invalid parameters {params}")
     notes.append(f"gradient {gnorm:.1e}")
-    return theta, float(value), grad, steps, "; ".join(notes)
+    return theta, float(value), grad, int(first.nit) + steps, "; ".join(notes)
 
 
 # --------------------------------------------------------------------------------------------------
