@@ -107,3 +107,12 @@ def test_compare_falls_back_to_rfm_and_ignores_another_data_set(workbook_root):
              "rfm")
     assert not changes.compare("2025-12").available
     assert changes.compare("2024-01").current is None
+
+
+def test_likely_lost_customers_are_no_opportunity_and_groups_show_their_common_value():
+    frame = NOW.assign(p_alive=[0.9, 0.1, 0.8, 0.7])
+    assert "C2" not in changes.largest_opportunities(frame)["customer_id"].tolist()
+    mixed = NOW.assign(level=["QBR", "Call", "Review", "Review"], quadrant=["A", "B", "B", "B"])
+    mixed.loc[1, "level"] = "Lost"
+    table = changes.counts_table(mixed, None, "quadrant", first=("level",)).set_index("quadrant")
+    assert table.loc["B", "level"] == "Review"

@@ -105,3 +105,14 @@ def test_relabel_puts_the_language_into_a_chart():
     assert axis.get_title(loc="left") == "Titel" and axis.get_xlabel() == "x-Achse"
     assert [t.get_text() for t in axis.get_legend().get_texts()] == ["Anteil an Kunden"]
     assert [t.get_text() for t in axis.get_yticklabels()] == ["A", "B"]
+
+
+def test_service_levels_of_the_potential_matrix_are_translated():
+    from helpers import config
+
+    settings = config.load_settings()
+    if "potential" not in settings or "quadrants" not in settings["potential"]:
+        pytest.skip("no potential section in config/settings.yaml yet")
+    german = i18n.config_labels(settings, "de")
+    assert german.get("Develop") == "Entwickeln"
+    assert any(text.endswith("h/month") for text in german), "composed service levels are translated"

@@ -160,7 +160,9 @@ def counts_table(
     table = pd.DataFrame({column: values})
     for extra_column in first:
         if extra_column in current:
-            table[extra_column] = table[column].map(current.groupby(key)[extra_column].first())
+            # the most common value of the group (a few customers may carry an exception)
+            common = current.groupby(key)[extra_column].agg(lambda v: v.mode().iloc[0] if v.notna().any() else None)
+            table[extra_column] = table[column].map(common)
     table["this_month"] = [int(now.get(v, 0)) for v in values]
     for extra_column in mean:
         if extra_column in current:
@@ -214,12 +216,15 @@ def top_quadrant(segments: pd.DataFrame) -> str | None:
     return None if means.empty else str(means.idxmax())
 
 
-def largest_opportunities(segments: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+def largest_opportunities(segments: pd.DataFrame, top: int = 10, min_p_alive: float = 0.5) -> pd.DataFrame:
     """The ``top`` customers with the most cross- and upsell potential (ties: growth potential, then CLTV),
-    with their quadrant and next action."""
+    with their quadrant and next action. Customers more likely gone than active (P(alive) below
+    ``min_p_alive``) are no opportunity: they need a retention call first and are left out."""
     keys = [c for c in ("upsell_score", "growth_score", "cltv") if c in segments]
     if not keys:
         return segments.head(0)
+    if "p_alive" in segments:
+        segments = segments[segments["p_alive"] >= min_p_alive]
     columns = [c for c in ("customer_id", "name", "quadrant", "upsell_score", "growth_score", "cltv",
                            "service_level", "next_action") if c in segments]
     ranked = segments.sort_values(keys, ascending=False, kind="stable", na_position="last")

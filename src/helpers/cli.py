@@ -40,6 +40,7 @@ def _run(args: argparse.Namespace) -> int:
             "accounts_path": str(files.accounts.resolve()) if files.accounts else "",
             "service_map_path": str(files.service_map.resolve()) if files.service_map else "",
             "config_path": str(Path(settings["_path"]).resolve()),
+            "engine": args.engine,
             "language": args.language,
             "pseudonymise": args.pseudonymise,
         }
@@ -85,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--month", default="", help="analysis month YYYY-MM (default: latest complete month)")
     run.add_argument("--from", dest="from_month", default="", help="first month of a backfill")
     run.add_argument("--to", dest="to_month", default="", help="last month of a backfill")
+    run.add_argument(
+        "--engine", choices=["duckdb", "spark"], default="duckdb",
+        help="where the transactions are condensed per customer: duckdb (embedded) or spark",
+    )
     run.add_argument("--language", choices=["en", "de"], default="en", help="language of the stakeholder report")
     run.add_argument(
         "--pseudonymise", action="store_true", help="replace customer names and ids in the HTML reports by aliases"

@@ -142,6 +142,10 @@ def profile_table(profiles: pd.DataFrame, currency: str, transpose: bool = True)
     for column, show in formats.items():
         if column in profiles:
             out[f"median {FEATURE_LABELS[column]}"] = ["-" if pd.isna(v) else show(v) for v in profiles[column]]
+    if "p_alive" in profiles and "frequency" in profiles:
+        # the purchase model sets P(alive) to 100% for customers without a repeat purchase: no information
+        once = (profiles["frequency"] <= 1).to_numpy()
+        out.loc[once, "median P(alive)"] = "n/a (bought once)"
     for column in ("industry", "funnel_type"):
         if f"top_{column}" in profiles:
             out[f"most frequent {FEATURE_LABELS[column]}"] = profiles[f"top_{column}"].str.replace("_", " ")

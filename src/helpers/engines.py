@@ -124,6 +124,7 @@ def _conform(frame: pd.DataFrame) -> pd.DataFrame:
 # --- sessions -------------------------------------------------------------------------------------------
 
 _local: SparkSession | None = None
+_local_warehouse: str | None = None
 _local_lock = threading.Lock()
 
 
@@ -171,7 +172,7 @@ def local_spark_session() -> SparkSession:
     """A local SparkSession (all cores of this machine, no UI), made on first use and reused; stopped at
     interpreter exit or by `stop_local_spark_session`. Raises EngineUnavailableError naming the fix when
     pyspark or Java 17+ is missing."""
-    global _local
+    global _local, _local_warehouse
     with _local_lock:
         if _local is not None and _local.sparkContext._jsc is not None:
             return _local
@@ -196,23 +197,28 @@ def local_spark_session() -> SparkSession:
         try:
             session = builder.getOrCreate()
         except Exception as error:  # the JVM did not start (JAVA_GATEWAY_EXITED and friends)
+            shutil.rmtree(warehouse, ignore_errors=True)
             raise EngineUnavailableError(
                 f"could not start a local Spark session ({error}); it needs Java {MIN_JAVA}+ and "
                 f"{SPARK_INSTALL_HINT}"
             ) from error
         session.sparkContext.setLogLevel("ERROR")
-        _local = session
-        atexit.register(stop_local_spark_session)
+        if _local_warehouse is None:
+            atexit.register(stop_local_spark_session)
+        _local, _local_warehouse = session, warehouse
         return session
 
 
 def stop_local_spark_session() -> None:
     """Stop the session made by `local_spark_session` (if any). Sessions passed in are never stopped."""
-    global _local
+    global _local, _local_warehouse
     with _local_lock:
         if _local is not None:
             _local.stop()
             _local = None
+        if _local_warehouse:
+            shutil.rmtree(_local_warehouse, ignore_errors=True)
+            _local_warehouse = ""  # atexit is registered already
 
 
 def _session(spark_session: SparkSession | None) -> SparkSession:
@@ -227,7 +233,13 @@ def _session(spark_session: SparkSession | None) -> SparkSession:
     if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: its JVM, its master and conf
         return SparkSession.builder.getOrCreate()
     if os.environ.get("SPARK_REMOTE"):  # Spark Connect: the cluster's session, nothing starts here
-        return SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+        try:
+            return SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+        except ImportError as error:
+            raise EngineUnavailableError(
+                f"SPARK_REMOTE is set, and Spark Connect needs pyspark's Connect extras ({error}): "
+                "pip install 'pyspark[connect]' (or unset SPARK_REMOTE for a local session)"
+            ) from error
     return local_spark_session()
 
 

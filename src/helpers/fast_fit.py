@@ -69,14 +69,20 @@ _GRAD_DONE = 1e-12
 PILOT_ROWS = 25_000
 
 
+_CONTROLLER: list[Any] = []
+
+
 def _single_blas_thread() -> Any:
-    """One BLAS thread while optimising: L-BFGS-B makes many tiny BLAS calls, and OpenBLAS waking its
-    threads for each of them costs far more than the work on a busy machine."""
+    """One BLAS thread while fitting: L-BFGS-B and the dot products make many small BLAS calls, and
+    OpenBLAS waking (and spinning) its threads for each costs far more than the work on a busy machine.
+    The controller (a scan of the loaded libraries) is built once."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 class FastFitError(RuntimeError):
@@ -131,22 +137,47 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.multiply(a, b).sum())
 
 
-def _softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """log(1 + exp(d)) and 1 / (1 + exp(-d)), stable for any d, few temporaries.
+_PRIMES = (1_000_003, 2_000_003, 4_000_037, 8_000_009, 16_000_057, 32_000_011)
 
-    With e = exp(-|d|): softplus = max(d, 0) + log(1 + e), sigmoid = (1 or e) / (1 + e). log(1 + e) instead
-    of log1p(e) costs at most 1e-16 absolute per row (the gradient uses the sigmoid, which is exact).
-    |d| is capped at 700 inside exp (exp(-700) ~ 1e-304 is still a normal number; subnormals make exp
-    crawl); what the cap changes is below 1e-300 per row, nothing in double precision."""
-    e = np.abs(d)
-    np.minimum(e, 700.0, out=e)
-    np.negative(e, out=e)
-    np.exp(e, out=e)  # e = exp(-min(|d|, 700)) in (0, 1]
-    one_plus = e + 1.0
-    sp = np.log(one_plus)
-    sp += np.maximum(d, 0.0)
-    sig = np.reciprocal(one_plus, out=one_plus)
-    np.multiply(sig, e, out=sig, where=d < 0)
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, index of each value in them), like ``np.unique(return_inverse=True)``.
+
+    When there are few distinct values (times on a day grid: about a thousand), the index comes from a
+    small hash table on the float's bit pattern (a prime modulus under which the distinct values do not
+    collide), which avoids the argsort of millions of values; checked exactly, else np.unique."""
+    values = values + 0.0  # -0.0 -> +0.0 (np.unique treats them as equal, their bits differ)
+    grid = np.unique(values)
+    if len(values) > 100_000 and len(grid) <= 20_000:
+        gbits = grid.view(np.uint64)
+        for prime in _PRIMES:
+            slots = gbits % np.uint64(prime)
+            if len(np.unique(slots)) < len(grid):
+                continue
+            table = np.zeros(prime, dtype=np.intp)
+            table[slots.astype(np.intp)] = np.arange(len(grid), dtype=np.intp)
+            index = np.take(table, (values.view(np.uint64) % np.uint64(prime)).astype(np.intp))
+            if np.array_equal(np.take(grid, index), values):
+                return grid, index
+            break
+    grid, index = np.unique(values, return_inverse=True)
+    return grid, index.reshape(-1)
+
+
+def _softplus_and_sigmoid(d: np.ndarray, need_value: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+    """log(1 + exp(d)) and sigmoid(d) = 1 / (1 + exp(-d)), stable for any d, one exp and one log per row.
+
+    softplus(d) = d - log(sigmoid(d)). d is floored at -700 (exp(700) is finite): below that both are under
+    1e-304, nothing in double precision next to the other terms."""
+    dc = np.maximum(d, -700.0)
+    sig = np.negative(dc)
+    np.exp(sig, out=sig)
+    sig += 1.0
+    np.reciprocal(sig, out=sig)
+    sp = None
+    if need_value:
+        sp = np.log(sig)
+        np.subtract(dc, sp, out=sp)
     return sp, sig
 
 
@@ -276,7 +307,8 @@ class BGData:
     ``grid``: distinct times (unscaled); ``scale``: lifetimes' 1 / max(T); ``xgrid``/``wx``: distinct
     frequencies with their total weight; ``wT``/``wxT``: per grid time, total weight and total w*x of the
     customers with that T; rows with the log(1 + exp(d)) term: ``x`` (float), ``ix``, ``it``, ``iT`` and
-    ``w`` (one entry per distinct (x, t_x, T)); ``sum_w``, ``sum_wx``: totals.
+    ``w`` (one entry per distinct (x, t_x, T) row, unless nearly all rows are distinct: then one per
+    row); ``sum_w``, ``sum_wx``: totals; ``n_distinct``: distinct (x, t_x, T) among those rows.
     """
 
     modified: bool
@@ -293,6 +325,7 @@ class BGData:
     w: np.ndarray
     sum_w: float
     sum_wx: float
+    n_distinct: int
 
     @property
     def n_rows(self) -> int:
@@ -325,8 +358,7 @@ def prepare_bg(frequency: Any, recency: Any, T: Any, weights: Any | None = None,
     t_x, T_ = _arr(recency), _arr(T)
     _check_frt(x, t_x, T_)
     w = _weights(weights, len(x))
-    grid, tindex = np.unique(np.concatenate([t_x, T_]), return_inverse=True)
-    tindex = tindex.reshape(-1)
+    grid, tindex = _factorize(np.concatenate([t_x, T_]))
     it_all, iT_all = tindex[: len(x)], tindex[len(x) :]
     xgrid, ix_all = _index_small_ints(x)
     ng, nx = len(grid), len(xgrid)
@@ -335,21 +367,22 @@ def prepare_bg(frequency: Any, recency: Any, T: Any, weights: Any | None = None,
     wxT = np.bincount(iT_all, weights=w * x, minlength=ng)
     sel = slice(None) if modified else (x > 0)
     ix_s, it_s, iT_s, w_s = ix_all[sel], it_all[sel], iT_all[sel], w[sel]
-    if len(w_s):
-        if float(nx) * ng * ng < 2.0**62:
-            key = (ix_s.astype(np.int64) * ng + it_s) * ng + iT_s
-            ukey, inv = np.unique(key, return_inverse=True)
-            inv = inv.reshape(-1)
-            w_u = np.bincount(inv, weights=w_s, minlength=len(ukey))
-            iT_u = ukey % ng
-            it_u = (ukey // ng) % ng
-            ix_u = ukey // (ng * ng)
-        else:  # astronomically many distinct values: unique rows of the index triple
-            stacked = np.column_stack([ix_s, it_s, iT_s])
-            uniq, inv = np.unique(stacked, axis=0, return_inverse=True)
-            inv = inv.reshape(-1)
-            w_u = np.bincount(inv, weights=w_s, minlength=len(uniq))
-            ix_u, it_u, iT_u = uniq[:, 0], uniq[:, 1], uniq[:, 2]
+    distinct = len(w_s)  # without a key (astronomically many distinct values): taken as all distinct
+    if len(w_s) and float(nx) * ng * ng < 2.0**62:
+        key = (ix_s.astype(np.int64) * ng + it_s) * ng + iT_s
+        skey = np.sort(key)  # a plain sort is cheap; the argsort behind return_inverse is not
+        distinct = int(np.count_nonzero(skey[1:] != skey[:-1])) + 1
+        del skey
+    if len(w_s) and distinct > 0.8 * len(w_s):
+        # nearly all distinct (day-level data): merging would cost more than it saves per evaluation
+        ix_u, it_u, iT_u, w_u = ix_s, it_s, iT_s, w_s
+    elif len(w_s):  # merge identical (x, t_x, T) rows, summing their weights
+        ukey, inv = np.unique(key, return_inverse=True)
+        inv = inv.reshape(-1)
+        w_u = np.bincount(inv, weights=w_s, minlength=len(ukey))
+        iT_u = ukey % ng
+        it_u = (ukey // ng) % ng
+        ix_u = ukey // (ng * ng)
         keep = w_u > 0
         ix_u, it_u, iT_u, w_u = ix_u[keep], it_u[keep], iT_u[keep], w_u[keep]
     else:
@@ -370,11 +403,22 @@ def prepare_bg(frequency: Any, recency: Any, T: Any, weights: Any | None = None,
         w=w_u,
         sum_w=float(w.sum()),
         sum_wx=_dot(w, x),
+        n_distinct=distinct,
     )
 
 
-def _bg_loglik(data: BGData, r: float, alpha: float, a: float, b: float, grid: np.ndarray, gradient: bool = True):
-    """Total log-likelihood sum_i w_i ll_i on the given time grid and its gradient in (r, alpha, a, b)."""
+def _bg_loglik(
+    data: BGData,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    grid: np.ndarray,
+    gradient: bool = True,
+    need_value: bool = True,
+) -> tuple[float, np.ndarray | None]:
+    """Total log-likelihood sum_i w_i ll_i on the given time grid and its gradient in (r, alpha, a, b)
+    (``need_value=False``: gradient only, the value is NaN)."""
     xg, wx = data.xgrid, data.wx
     shift = 1.0 if data.modified else 0.0  # MBG/NBD: b + x + 1, a + b + x + 1; log(b + x) in the branch
     ag = alpha + grid
@@ -400,8 +444,8 @@ def _bg_loglik(data: BGData, r: float, alpha: float, a: float, b: float, grid: n
     rx = data.x + r
     d = rx * D
     d += np.take(cx, data.ix)
-    sp, sig = _softplus_and_sigmoid(d)
-    ll += float(np.dot(data.w, sp))
+    sp, sig = _softplus_and_sigmoid(d, need_value or not gradient)
+    ll = ll + float(np.dot(data.w, sp)) if sp is not None else np.nan
     if not gradient:
         return ll, None
     ws = np.multiply(data.w, sig, out=sig)
@@ -426,18 +470,22 @@ def _systematic(n: int) -> tuple[slice, float]:
 
 
 def _pilot_bg(data: BGData) -> BGData:
-    """Every k-th distinct row (rows are sorted by x, t_x, T) with k times its weight; the exact per-x and
+    """Every k-th row (sorted by x, t_x, T when merged, else in customer order) with k times its weight; the exact per-x and
     per-T sums are kept. Only a starting point for the full fit."""
     sel, k = _systematic(data.n_rows)
-    return replace(data, x=data.x[sel], ix=data.ix[sel], it=data.it[sel], iT=data.iT[sel], w=data.w[sel] * k)
+    c = np.ascontiguousarray
+    return replace(data, x=c(data.x[sel]), ix=c(data.ix[sel]), it=c(data.it[sel]), iT=c(data.iT[sel]), w=data.w[sel] * k)
 
 
-def bg_objective(theta: np.ndarray, data: BGData, penalizer: float = 0.0) -> tuple[float, np.ndarray]:
+def bg_objective(
+    theta: np.ndarray, data: BGData, penalizer: float = 0.0, need_value: bool = True
+) -> tuple[float, np.ndarray]:
     """lifetimes' objective (mean negative log-likelihood on scaled time + penalty on the scaled parameters)
-    and its analytic gradient, at log-parameters ``theta = log(r, alpha * scale, a, b)``."""
+    and its analytic gradient, at log-parameters ``theta = log(r, alpha * scale, a, b)``. With
+    ``need_value=False`` only the gradient is computed (value NaN)."""
     params = np.exp(np.asarray(theta, dtype="float64"))
     r, alpha_s, a, b = params
-    ll, grad = _bg_loglik(data, r, alpha_s, a, b, data.grid * data.scale)
+    ll, grad = _bg_loglik(data, r, alpha_s, a, b, data.grid * data.scale, need_value=need_value)
     value = -ll / data.sum_w + penalizer * float(np.sum(params**2))
     g = -grad * params / data.sum_w + 2.0 * penalizer * params**2
     return value, g
@@ -450,21 +498,23 @@ def _fit_bg_family(
     data = prepare_bg(frequency, recency, T, weights, modified=modified)
     pen = float(penalizer)
 
-    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        return bg_objective(theta, data, pen)
+    def fun(theta: np.ndarray, need_value: bool = True) -> tuple[float, np.ndarray]:
+        return bg_objective(theta, data, pen, need_value)
 
     pilot = None
     if data.n_rows > 2 * PILOT_ROWS:
         sub = _pilot_bg(data)
 
-        def pilot(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            return bg_objective(theta, sub, pen)
+        def pilot(theta: np.ndarray, need_value: bool = True) -> tuple[float, np.ndarray]:
+            return bg_objective(theta, sub, pen, need_value)
 
     theta, value, grad, iterations, info = _optimise(fun, 4, what, pilot)
-    r, alpha_s, a, b = np.exp(theta)
+    params = np.exp(theta)
+    r, alpha_s, a, b = params
     alpha = alpha_s / data.scale  # lifetimes: params_["alpha"] /= self._scale
-    with np.errstate(all="ignore"):
-        ll, _ = _bg_loglik(data, r, alpha, a, b, data.grid, gradient=False)
+    # published log-likelihood on unscaled time: rescaling time by s shifts it by -log(s) * sum(w * x)
+    ll_scaled = -(value - pen * float(np.sum(params**2))) * data.sum_w
+    ll = ll_scaled + np.log(data.scale) * data.sum_wx
     if not np.isfinite(ll):
         raise FastFitError(f"{what} gives a non-finite log-likelihood")
     return FastFit(
@@ -480,10 +530,10 @@ def _fit_bg_family(
 
 def _bg_distinct_rows(data: BGData) -> int:
     if data.modified:
-        return data.n_rows
+        return data.n_distinct
     # BG/NBD: rows with x = 0 were folded into per-T sums; they are as many as distinct T among them
     zero_T = data.wT - np.bincount(data.iT, weights=data.w, minlength=len(data.grid))
-    return data.n_rows + int(np.sum(zero_T > 1e-9 * max(1.0, data.sum_w)))
+    return data.n_distinct + int(np.sum(zero_T > 1e-9 * max(1.0, data.sum_w)))
 
 
 def fit_bgnbd(frequency: Any, recency: Any, T: Any, weights: Any | None = None, penalizer: float = 0.0) -> FastFit:
@@ -578,12 +628,14 @@ def _gg_loglik(data: GGData, p: float, q: float, v: float, gradient: bool = True
 def _pilot_gg(data: GGData) -> GGData:
     """Every k-th distinct x*m value with k times its weights (a starting point for the full fit)."""
     sel, k = _systematic(len(data.xm))
-    return replace(data, xm=data.xm[sel], w=data.w[sel] * k, wxx=data.wxx[sel] * k)
+    return replace(data, xm=np.ascontiguousarray(data.xm[sel]), w=data.w[sel] * k, wxx=data.wxx[sel] * k)
 
 
-def gg_objective(theta: np.ndarray, data: GGData, penalizer: float = 0.0) -> tuple[float, np.ndarray]:
+def gg_objective(
+    theta: np.ndarray, data: GGData, penalizer: float = 0.0, need_value: bool = True
+) -> tuple[float, np.ndarray]:
     """lifetimes' Gamma-Gamma objective (mean negative log-likelihood + penalty) and its analytic gradient
-    at ``theta = log(p, q, v)``."""
+    at ``theta = log(p, q, v)`` (the value comes free with the gradient; ``need_value`` is ignored)."""
     params = np.exp(np.asarray(theta, dtype="float64"))
     p, q, v = params
     ll, grad = _gg_loglik(data, p, q, v)
@@ -626,14 +678,14 @@ def _fit_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None, p
     data = prepare_gamma_gamma(frequency, monetary_value, weights)
     pen = float(penalizer)
 
-    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    def fun(theta: np.ndarray, need_value: bool = True) -> tuple[float, np.ndarray]:
         return gg_objective(theta, data, pen)
 
     pilot = None
     if len(data.xm) > 2 * PILOT_ROWS:
         sub = _pilot_gg(data)
 
-        def pilot(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        def pilot(theta: np.ndarray, need_value: bool = True) -> tuple[float, np.ndarray]:
             return gg_objective(theta, sub, pen)
 
     def hess_fun(theta: np.ndarray) -> np.ndarray:

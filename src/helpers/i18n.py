@@ -452,7 +452,31 @@ def config_labels(settings: Mapping[str, Any] | None = None, language: str = "en
             label = segment.get("label") if isinstance(segment, dict) else None
             if isinstance(label, Mapping) and isinstance(label.get("de"), str):
                 found[str(segment["name"])] = {"en": str(label.get("en", segment["name"])), "de": label["de"]}
-    return {english: pair[language] for english, pair in found.items()}
+    labels = {english: pair[language] for english, pair in found.items()}
+    labels.update(_potential_labels(settings, language))
+    return labels
+
+
+def _potential_labels(settings: Mapping[str, Any], language: str) -> dict[str, str]:
+    """The composed texts of the potential matrix (service level "review; 8 h/month", action) as the
+    potential step writes them in English, mapped onto the same texts in ``language``."""
+    if language == "en" or "potential" not in settings:
+        return {}
+    try:
+        from helpers import potential
+
+        english, other = potential.quadrant_table(settings, "en"), potential.quadrant_table(settings, language)
+        lost_en, lost = potential.lost_service_level(settings, "en"), potential.lost_service_level(settings, language)
+    except Exception:  # the potential step's settings are optional for the report
+        return {}
+    labels = {}
+    for column in ("quadrant", "service_level", "review", "lead_action"):
+        if column in english and column in other:
+            labels.update({str(a): str(b) for a, b in zip(english[column], other[column], strict=False)})
+    for key in ("service_level", "review", "action"):
+        if isinstance(lost_en.get(key), str) and isinstance(lost.get(key), str):
+            labels[lost_en[key]] = lost[key]
+    return labels
 
 
 def _segments_file(settings: Mapping[str, Any]) -> Path | None:

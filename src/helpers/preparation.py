@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from helpers import __version__, periods, processed
+from helpers.engines import summarise, summarise_calibration_holdout
 from helpers.inputs import InputFiles, resolve_month
 from helpers.intake import IntakeResult, load_inputs
-from helpers.summary import calibration_holdout_summary, customer_summary
 
 
 @dataclass
@@ -49,7 +49,10 @@ def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Times
     return end if pd.Timestamp(first_date) <= end else None
 
 
-def prepare_month(files: InputFiles, month: str, settings: dict) -> PreparedMonth:
+def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "duckdb") -> PreparedMonth:
+    """Validate the inputs for `month` (empty: the latest complete month), write the processed files, and
+    condense the accepted transactions into the customer summary on `engine` (duckdb or spark), which
+    reads the accepted transactions from their Parquet file."""
     notes: list[str] = []
     if not month:
         # the analysis month comes from the data: read once without a cut-off to find the last date
@@ -69,13 +72,15 @@ def prepare_month(files: InputFiles, month: str, settings: dict) -> PreparedMont
         )
     currency = data_currency(transactions, settings["currency"], files.transactions)
     unit_days = float(settings["summary"]["unit_days"])
-    processed.write_artifact(transactions, month, "transactions")
-    summary = customer_summary(transactions, cutoff, unit_days=unit_days)
+    accepted = processed.write_artifact(transactions, month, "transactions")
+    summary = summarise(accepted, cutoff, unit_days=unit_days, engine=engine)
     processed.write_artifact(summary, month, "customer_summary")
     calibration_end = calibration_end_for(month, int(settings["summary"]["holdout_months"]), transactions["date"].min())
     calibration = None
     if calibration_end is not None:
-        calibration = calibration_holdout_summary(transactions, calibration_end, cutoff, unit_days=unit_days)
+        calibration = summarise_calibration_holdout(
+            accepted, calibration_end, cutoff, unit_days=unit_days, engine=engine
+        )
         processed.write_artifact(calibration, month, "calibration_holdout")
     else:
         notes.append("The data are too short for a holdout window: model validation will be skipped.")
@@ -96,6 +101,7 @@ def prepare_month(files: InputFiles, month: str, settings: dict) -> PreparedMont
             "settings_file": settings.get("_path"),
             "unit_days": unit_days,
             "currency": currency,
+            "engine": engine,
             "calibration_end": calibration_end.date().isoformat() if calibration_end is not None else None,
             "version": __version__,
             "prepared_at": dt.datetime.now().isoformat(timespec="seconds"),
