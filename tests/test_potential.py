@@ -283,3 +283,16 @@ def test_dropping_a_service_never_lowers_the_upsell_score():
     after = potential.score_customers(changed, SETTINGS).table.set_index("customer_id")
     assert after.loc["full_grow_1", "whitespace"] > before.loc["full_grow_1", "whitespace"]
     assert after.loc["full_grow_1", "upsell_score"] >= before.loc["full_grow_1", "upsell_score"]
+
+
+def test_cltv_headroom_counts_only_while_the_customer_is_alive():
+    """Two customers with the same gap to strong peers: the one likely gone has less upsell potential."""
+    ids = [str(i) for i in range(1, 11)]
+    cltv = pd.DataFrame({"customer_id": ids, "cltv": [10.0, 10.0] + [100.0] * 8,
+                         "p_alive": [0.95, 0.25] + [0.9] * 8})
+    inputs = potential.PotentialInputs(summary=_summary(ids), transactions=_transactions({c: 50.0 for c in ids}),
+                                       cltv=cltv, as_of=AS_OF)
+    table = potential.score_customers(inputs, {"currency": "EUR"}).table.set_index("customer_id")
+    assert table.loc["1", "cltv_headroom"] == pytest.approx(90.0 * 0.95)
+    assert table.loc["2", "cltv_headroom"] == pytest.approx(90.0 * 0.25)
+    assert table.loc["1", "upsell_score"] > table.loc["2", "upsell_score"]

@@ -623,6 +623,9 @@ def suggested_action(levels: pd.Series, language: str = "en") -> str:
     _check_language(language)
     spend, recency = _broad(levels.get("monetary", "mid")), _broad(levels.get("recency_days", "mid"))
     frequency, growth = _broad(levels.get("frequency", "mid")), _broad(levels.get("yoy_growth", "mid"))
+    one_time = "frequency_median" in levels and levels["frequency_median"] <= 1
+    if recency == "mid" and not one_time and _broad(levels.get("p_alive", "mid")) == "low":
+        recency = "high"  # likely gone by the purchase model: treat as lapsed
     if spend == "high" and recency != "high":
         key = "keep"
     elif spend == "high":

@@ -107,7 +107,8 @@ EN: dict[str, str] = {
     "are alike; {clusters} groups this month.",
     "section_quadrants": "Quadrants and service levels",
     "quadrants_intro": "How many customers each quadrant holds, how much attention they get (service level) "
-    "and how that changed since last month.",
+    "and how that changed since last month. The service level shown is the one most of the quadrant's "
+    "customers get: customers who are likely gone get a retention call instead of their quadrant's level.",
     # footer
     "footer_heading": "About this report",
     "footer_cutoff": "Data cut-off: {cutoff} (analysis month {month}).",
@@ -141,6 +142,7 @@ EN: dict[str, str] = {
     "col_last_month": "last month",
     "col_this_month": "this month",
     "col_change": "change",
+    "col_likely_gone_share": "share likely gone",
     "col_before": "before",
     "col_now": "now",
     "col_table": "table",
@@ -245,7 +247,9 @@ DE: dict[str, str] = {
     "Gruppe ähneln; in diesem Monat {clusters} Gruppen.",
     "section_quadrants": "Quadranten und Betreuungsstufen",
     "quadrants_intro": "Wie viele Kunden jeder Quadrant hat, wie viel Aufmerksamkeit sie erhalten "
-    "(Betreuungsstufe) und wie sich das seit dem Vormonat verändert hat.",
+    "(Betreuungsstufe) und wie sich das seit dem Vormonat verändert hat. Gezeigt ist die Betreuungsstufe der "
+    "meisten Kunden des Quadranten: wahrscheinlich abgewanderte Kunden erhalten statt ihrer Stufe einen "
+    "Rückgewinnungs-Anruf.",
     "footer_heading": "Über diesen Bericht",
     "footer_cutoff": "Datenstand: {cutoff} (Analysemonat {month}).",
     "footer_inputs": "Eingabedateien, gelesene, übernommene und abgelehnte Zeilen:",
@@ -277,6 +281,7 @@ DE: dict[str, str] = {
     "col_last_month": "Vormonat",
     "col_this_month": "dieser Monat",
     "col_change": "Veränderung",
+    "col_likely_gone_share": "Anteil wahrscheinlich abgewandert",
     "col_before": "vorher",
     "col_now": "jetzt",
     "col_table": "Tabelle",
@@ -539,7 +544,7 @@ COLUMN_KEYS = {
     "last_month": "col_last_month", "this_month": "col_this_month", "change": "col_change",
     "before": "col_before", "now": "col_now", "table": "col_table", "source_file": "col_file",
     "read": "col_read", "accepted": "col_accepted", "rejected": "col_rejected",
-    "revenue_so_far": "col_revenue",
+    "revenue_so_far": "col_revenue", "mean_likely_gone": "col_likely_gone_share",
 }
 
 

@@ -13,7 +13,8 @@ whitespace         sum, over the stage x kind cells the customer does NOT cover,
                    comparable clients buy and this one does not)
 budget_headroom    1 - revenue of the last 12 months / yearly ``marketing_budget``,          fixed: x 100
                    clipped to 0..1 (share of the budget not spent with us)
-cltv_headroom      peers' upper-quantile CLTV (``cltv_peer_quantile``, 0.75) - own CLTV,     rank
+cltv_headroom      (peers' upper-quantile CLTV (``cltv_peer_quantile``, 0.75) - own CLTV)     rank
+                   x P(alive),
                    at least 0 (in currency)
 frequency          purchase days (repeat buyers accept offers more easily)                   rank
 =================  ========================================================================  ============
@@ -383,7 +384,10 @@ def raw_components(inputs: PotentialInputs, settings: Mapping[str, Any] | None =
         q = float(config.get("cltv_peer_quantile", 0.75))
         level = cltv.groupby(groups.to_numpy()).transform(lambda s: s.quantile(q))
         out["cltv_peer_level"] = level
-        out["cltv_headroom"] = (level - cltv).clip(lower=0.0).where(cltv.notna())
+        # a gap to strong peers is potential only while the customer is still buying: weight it by
+        # P(alive), so that lapsed small buyers do not look like the best upsell prospects
+        alive = out["p_alive"].fillna(1.0)
+        out["cltv_headroom"] = ((level - cltv).clip(lower=0.0) * alive).where(cltv.notna())
         horizon = float((settings or {}).get("cltv", {}).get("horizon_months", 12) or 12)
         default_margin = float((settings or {}).get("cltv", {}).get("margin", 0.4))
         nxt = cltv.clip(lower=0.0) * 12.0 / horizon

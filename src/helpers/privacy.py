@@ -206,9 +206,15 @@ def table_html(
     # text columns left-aligned (the notebook style right-aligns every cell), numbers stay right-aligned
     offset = shown.index.nlevels if index else 0
     text_columns = [offset + i + 1 for i, c in enumerate(shown.columns) if not _numeric_text(shown[c])]
+    number_columns = [offset + i + 1 for i, c in enumerate(shown.columns) if _numeric_text(shown[c])]
+    rules = []
     if text_columns:
         selectors = ",".join(f"#{table_id} td:nth-child({k}),#{table_id} th:nth-child({k})" for k in text_columns)
-        body = f"<style>{selectors}{{text-align:left;vertical-align:top}}</style>\n{body}"
+        rules.append(f"{selectors}{{text-align:left;vertical-align:top}}")
+    if number_columns:
+        rules.append(",".join(f"#{table_id} td:nth-child({k})" for k in number_columns) + "{white-space:nowrap}")
+    if rules:
+        body = f"<style>{''.join(rules)}</style>\n{body}"
     if len(shown) < total:
         note = html.escape(i18n.t("more_rows", language, shown=i18n.number(len(shown), language),
                                   total=i18n.number(total, language)))
