@@ -41,6 +41,9 @@ def test_a_run_publishes_executed_notebooks_and_html(workbook_root, notebooks):
     assert "month is 2025-03" in outputs  # the parameter reached the notebook
     html = (month_dir / "notebooks" / "00_good.html").read_text()
     assert "month is 2025-03" in html and "print(" not in html  # output shown, code hidden
+    assert "<script src" not in html and "cdnjs" not in html  # opens with no network
+    assert (month_dir / "key_figures.json").exists()
+    assert "2025-03" in (workbook_root / "reports" / "index.html").read_text()
     assert "run 2025-03" in (month_dir / "run.log").read_text()
     assert not list((workbook_root / "reports" / ".staging").iterdir())
 

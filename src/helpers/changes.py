@@ -227,8 +227,10 @@ def largest_opportunities(segments: pd.DataFrame, top: int = 10, min_p_alive: fl
         segments = segments[segments["p_alive"] >= min_p_alive]
     columns = [c for c in ("customer_id", "name", "quadrant", "upsell_score", "growth_score", "cltv",
                            "service_level", "next_action") if c in segments]
-    ranked = segments.sort_values(keys, ascending=False, kind="stable", na_position="last")
-    return ranked[columns].head(top).reset_index(drop=True)
+    ranked = segments.sort_values(keys, ascending=False, kind="stable", na_position="last")[columns].head(top)
+    # a column without any value (e.g. names when no accounts file was given) says nothing
+    empty = [c for c in ranked.columns if c != "customer_id" and (ranked[c].isna() | (ranked[c].astype(str) == "")).all()]
+    return ranked.drop(columns=empty).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ Failures (non-finite objective, optimiser not reaching a stationary point, inval
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -65,8 +65,22 @@ _START = 0.1
 _GRAD_ACCEPT = 1e-7
 #: Newton polishing stops below this (near the rounding floor of a mean over a million rows)
 _GRAD_DONE = 1e-12
-#: fit a pilot subsample of about this many distinct rows first when there are more than twice as many
-PILOT_ROWS = 25_000
+#: bounds on the log-parameters for L-BFGS-B (parameters between 1e-13 and 7e12; at a bound there is no
+#: stationary point and the fit fails, as it should)
+_THETA_BOUND = 30.0
+#: with more customers than twice this, fit a pilot subsample of about this many customers first
+PILOT_CUSTOMERS = 40_000
+
+
+def _pilot_sample(n: int, weights: np.ndarray | None) -> tuple[slice, np.ndarray] | None:
+    """Every k-th customer with k times its weight: a consistent weighted subsample (its objective is the
+    exact objective of that subsample), used only to find a starting point for the full fit."""
+    if n <= 2 * PILOT_CUSTOMERS:
+        return None
+    k = int(np.ceil(n / PILOT_CUSTOMERS))
+    sel = slice(k // 2, None, k)
+    w = np.ones(n) if weights is None else _arr(weights)
+    return sel, w[sel] * k
 
 
 _CONTROLLER: list[Any] = []
@@ -197,11 +211,21 @@ def _fd_hessian(fun: Any, theta: np.ndarray, grad: np.ndarray | None = None, h: 
 
 
 def _lbfgsb(fun: Any, theta0: np.ndarray, gtol: float = 1e-11) -> Any:
+    """L-BFGS-B with tight tolerances; log-parameters kept within +-_THETA_BOUND (a first step can otherwise
+    shoot to exp(88)), a non-finite objective reported as +inf so that the line search backs off."""
+
+    def safe(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = fun(theta, True)
+        if not (np.isfinite(value) and np.isfinite(grad).all()):
+            return np.inf, np.zeros_like(theta)
+        return value, grad
+
     return minimize(
-        lambda theta: fun(theta, True),
+        safe,
         theta0,
         jac=True,
         method="L-BFGS-B",
+        bounds=[(-_THETA_BOUND, _THETA_BOUND)] * len(theta0),
         options={"maxiter": 5000, "maxfun": 10000, "ftol": 1e-15, "gtol": gtol, "maxcor": 20},
     )
 
@@ -268,6 +292,11 @@ def _optimise(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         first = _lbfgsb(pilot, x0, gtol=1e-8) if pilot is not None else _lbfgsb(fun, x0)
         theta = np.asarray(first.x, dtype="float64")
+        if pilot is not None and not (np.isfinite(first.fun) and np.max(np.abs(theta)) < _THETA_BOUND - 1):
+            notes.append(f"pilot failed ({first.message}); L-BFGS-B on all rows")
+            pilot = None
+            first = _lbfgsb(fun, x0)
+            theta = np.asarray(first.x, dtype="float64")
         notes.append(
             f"L-BFGS-B{' on a pilot subsample' if pilot is not None else ''}: {first.nit} iterations, "
             f"{first.nfev} evaluations"
@@ -352,8 +381,16 @@ def _check_frt(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
         raise ValueError("T must be positive")
 
 
-def prepare_bg(frequency: Any, recency: Any, T: Any, weights: Any | None = None, modified: bool = False) -> BGData:
-    """Reduce the data once (outside the optimiser loop); ``modified`` selects MBG/NBD."""
+def prepare_bg(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any | None = None,
+    modified: bool = False,
+    scale: float | None = None,
+) -> BGData:
+    """Reduce the data once (outside the optimiser loop); ``modified`` selects MBG/NBD; ``scale`` defaults to
+    lifetimes' 1 / max(T) (a pilot subsample takes the full data's, so that its parameters mean the same)."""
     x = np.trunc(_arr(frequency))  # lifetimes: frequency.astype(int)
     t_x, T_ = _arr(recency), _arr(T)
     _check_frt(x, t_x, T_)
@@ -391,7 +428,7 @@ def prepare_bg(frequency: Any, recency: Any, T: Any, weights: Any | None = None,
     return BGData(
         modified=modified,
         grid=grid,
-        scale=1.0 / float(T_.max()),
+        scale=1.0 / float(T_.max()) if scale is None else float(scale),
         xgrid=xgrid,
         wx=wx,
         wT=wT,
@@ -464,19 +501,6 @@ def _bg_loglik(
     return ll, np.array([g_r, g_alpha, g_a, g_b])
 
 
-def _systematic(n: int) -> tuple[slice, float]:
-    step = int(np.ceil(n / PILOT_ROWS))
-    return slice(step // 2, None, step), float(step)
-
-
-def _pilot_bg(data: BGData) -> BGData:
-    """Every k-th row (sorted by x, t_x, T when merged, else in customer order) with k times its weight; the exact per-x and
-    per-T sums are kept. Only a starting point for the full fit."""
-    sel, k = _systematic(data.n_rows)
-    c = np.ascontiguousarray
-    return replace(data, x=c(data.x[sel]), ix=c(data.ix[sel]), it=c(data.it[sel]), iT=c(data.iT[sel]), w=data.w[sel] * k)
-
-
 def bg_objective(
     theta: np.ndarray, data: BGData, penalizer: float = 0.0, need_value: bool = True
 ) -> tuple[float, np.ndarray]:
@@ -502,8 +526,10 @@ def _fit_bg_family(
         return bg_objective(theta, data, pen, need_value)
 
     pilot = None
-    if data.n_rows > 2 * PILOT_ROWS:
-        sub = _pilot_bg(data)
+    sample = _pilot_sample(len(data_x := _arr(frequency)), weights)
+    if sample is not None:
+        sel, w_sub = sample
+        sub = prepare_bg(data_x[sel], _arr(recency)[sel], _arr(T)[sel], w_sub, modified=modified, scale=data.scale)
 
         def pilot(theta: np.ndarray, need_value: bool = True) -> tuple[float, np.ndarray]:
             return bg_objective(theta, sub, pen, need_value)
@@ -625,12 +651,6 @@ def _gg_loglik(data: GGData, p: float, q: float, v: float, gradient: bool = True
     return ll, np.array([g_p, g_q, g_v])
 
 
-def _pilot_gg(data: GGData) -> GGData:
-    """Every k-th distinct x*m value with k times its weights (a starting point for the full fit)."""
-    sel, k = _systematic(len(data.xm))
-    return replace(data, xm=np.ascontiguousarray(data.xm[sel]), w=data.w[sel] * k, wxx=data.wxx[sel] * k)
-
-
 def gg_objective(
     theta: np.ndarray, data: GGData, penalizer: float = 0.0, need_value: bool = True
 ) -> tuple[float, np.ndarray]:
@@ -682,8 +702,10 @@ def _fit_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None, p
         return gg_objective(theta, data, pen)
 
     pilot = None
-    if len(data.xm) > 2 * PILOT_ROWS:
-        sub = _pilot_gg(data)
+    sample = _pilot_sample(data.n_customers_rows, weights)
+    if sample is not None:
+        sel, w_sub = sample
+        sub = prepare_gamma_gamma(_arr(frequency)[sel], _arr(monetary_value)[sel], w_sub)
 
         def pilot(theta: np.ndarray, need_value: bool = True) -> tuple[float, np.ndarray]:
             return gg_objective(theta, sub, pen)

@@ -1,5 +1,6 @@
 """The monthly run: execute every notebook in notebooks/ in name order with papermill and publish
-reports/<YYYY-MM>/ (executed notebooks and their HTML without code).
+reports/<YYYY-MM>/ (the stakeholder report, each notebook's HTML without code, the executed notebooks,
+the CRM export, key figures and the run log), then refresh reports/index.html.
 
 A month is built in a staging folder and moved into place only when every notebook succeeded, so a failed
 run never destroys the previous good report; the failed run's notebooks are kept under
@@ -22,7 +23,7 @@ import papermill
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
-from helpers import paths
+from helpers import config, paths, report_index
 
 
 class PipelineError(RuntimeError):
@@ -46,9 +47,20 @@ def notebook_parameters(notebook: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(notebook)).keys())
 
 
+TEMPLATES = Path(__file__).parent / "templates"
+
+
 def export_html(executed: Path, target: Path) -> Path:
-    """HTML without code: stakeholders see text, tables and pictures; images are embedded."""
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    """HTML without code: stakeholders see text, tables and pictures. Self-contained: images embedded,
+    no script fetched from the internet (the offline template drops require.js, MathJax and mermaid)."""
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file="offline.html.j2",
+        extra_template_paths=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
@@ -189,12 +201,15 @@ def run_notebooks(
                 result.notebooks.append(name)
                 result.seconds[name] = elapsed
                 say(f"[{position}/{len(notebooks)}] {name} done in {elapsed:.1f} s")
+            settings = config.load_settings(parameters.get("config_path") or None)
+            report_index.write_key_figures(month, staging, settings)
             copied = _collect_exports(month, staging)
             if copied:
                 say(f"exports: {', '.join(copied)}")
             say(f"publishing {target}")
             log_file.close()
             _publish(staging, target)
+            report_index.build_index(reports, language=parameters.get("language", "en"))
         except BaseException:
             # keep what the failed run made for debugging, outside the published tree
             log_file.close()
