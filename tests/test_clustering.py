@@ -308,14 +308,14 @@ def test_report_helpers(separated):
     _, _, result = separated
     table = cluster_charts.profile_table(result.profiles, "EUR", transpose=False)
     assert len(table) == 3 and "median revenue" in table
-    assert table["median revenue"].str.endswith("EUR").all()
+    assert table["median revenue"].str.startswith("€").all()
     with_value = result.profiles.assign(p_alive=1.0)
     shown = cluster_charts.profile_table(with_value, "EUR", transpose=False)["median P(alive)"]
     once = (result.profiles["frequency"] <= 1).to_numpy()
     assert once.any() and (shown[once] == "n/a (bought once)").all() and (shown[~once] == "100%").all()
     wide = cluster_charts.profile_table(result.profiles, "EUR")
     assert wide.shape[1] == 3 and wide.columns[0] == f"1: {result.profiles['cluster_name'].iloc[0]}"
-    assert wide.loc["median revenue"].str.endswith("EUR").all()
+    assert wide.loc["median revenue"].str.startswith("€").all()
     criteria = cluster_charts.criteria_table(result.choice)
     assert criteria.loc[result.k, "chosen"] == "<- chosen"
     figure = cluster_charts.k_choice_chart(result.choice)

@@ -102,7 +102,7 @@ def test_reasons_name_the_gap_and_the_headroom():
     table = result.table.set_index("customer_id")
     reason = table.loc["gap_grow_1", "reasons"]
     assert "whitespace in" in reason and "of peers" in reason
-    assert "budget headroom 90% of 100,000 EUR" in reason
+    assert "budget headroom 90% of €100,000" in reason
     assert "growing +30% a year" in reason
     assert "See/operations" not in reason  # the one cell the client has is no gap
     assert "shrinking -15% a year" in table.loc["full_shrink_1", "reasons"]
@@ -126,7 +126,7 @@ def test_german_texts():
     table = potential.score_customers(hand_made(), SETTINGS, language="de").table.set_index("customer_id")
     assert table.loc["gap_grow_1", "quadrant"] == "Entwickeln"
     assert "Std./Monat" in table.loc["gap_grow_1", "service_level"]
-    assert "Budgetspielraum 90 % von 100.000 EUR" in table.loc["gap_grow_1", "reasons"]
+    assert "Budgetspielraum 90 % von 100.000 €" in table.loc["gap_grow_1", "reasons"]
     assert table.loc["full_shrink_1", "quadrant"] == "Betreuen"
 
 

@@ -105,7 +105,7 @@ def test_rfm_charts_are_figures_with_their_reading(scored, rules):
     assert sc.segment_reading(segments) in figure.axes[0].get_title(loc="left")
     heat = sc.rf_heatmap_chart(scored, "EUR")
     assert "highest mean revenue in cell R" in heat.axes[0].get_title(loc="left")
-    assert "EUR" in heat.axes[0].get_title(loc="left")
+    assert "€" in heat.axes[0].get_title(loc="left")
 
 
 # ---------------------------------------------------------------------------------------------- ABC
@@ -197,12 +197,12 @@ def test_chosen_abc_class_follows_the_basis():
 
 # ---------------------------------------------------------------------------------------------- formatting
 def test_report_tables_format_numbers_for_reading():
-    assert money_text(1234567.8, "EUR") == "1,234,568 EUR"
+    assert money_text(1234567.8, "EUR") == "€1,234,568"
     assert money_text(float("nan"), "EUR") == "-"
     assert percent_text(0.184) == "18%"
     table = pd.DataFrame({"revenue": [1000.0], "share": [0.5], "n": [1234.5], "x": ["a"]})
     out = format_table(table, "EUR", money=["revenue"], percent=["share"], numbers={"n": 1}, rename={"x": "y"})
-    assert out.iloc[0].tolist() == ["1,000 EUR", "50%", "1,234.5", "a"]
+    assert out.iloc[0].tolist() == ["€1,000", "50%", "1,234.5", "a"]
     assert list(out.columns) == ["revenue", "share", "n", "y"]
     assert format_table(table, percent=["share"], percent_decimals=1).iloc[0]["share"] == "50.0%"
     md = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [1]}), index=False)

@@ -10,6 +10,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from helpers.i18n import money
+
 sns.set_theme(style="whitegrid", context="notebook")
 # modest resolution keeps the self-contained HTML reports small
 plt.rcParams["figure.dpi"] = 90
@@ -19,10 +21,6 @@ def new_figure(width: float = 10, height: float = 3.8) -> tuple[Figure, plt.Axes
     figure, axis = plt.subplots(figsize=(width, height))
     plt.close(figure)
     return figure, axis
-
-
-def money(value: float, currency: str) -> str:
-    return f"{value:,.0f} {currency}"
 
 
 def revenue_by_month_chart(monthly: pd.DataFrame, currency: str) -> Figure:

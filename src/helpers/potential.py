@@ -73,7 +73,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import funnel
+from helpers import funnel, i18n
 from helpers.qualification import DEFAULT_SIZE_BANDS, size_band
 
 AXES: tuple[str, ...] = ("upsell", "growth")
@@ -447,10 +447,7 @@ class PotentialResult:
 
 
 def _money(value: float, currency: str, language: str) -> str:
-    text = f"{value:,.0f}"
-    if language == "de":
-        text = text.replace(",", ".")
-    return f"{text} {currency}".strip()
+    return i18n.money(value, currency, language)
 
 
 def _pct(value: float, signed: bool = False, language: str = "en") -> str:

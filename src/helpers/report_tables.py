@@ -7,20 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
+
+from helpers import i18n
 
 
 def money_text(value: float, currency: str, decimals: int = 0) -> str:
-    if value is None or not np.isfinite(value):
-        return "-"
-    return f"{value:,.{decimals}f} {currency}"
+    return i18n.money(value, currency, "en", decimals)
 
 
 def percent_text(value: float, decimals: int = 0) -> str:
-    if value is None or not np.isfinite(value):
-        return "-"
-    return f"{100.0 * value:.{decimals}f}%"
+    return i18n.percent(value, "en", decimals)
 
 
 def format_table(
