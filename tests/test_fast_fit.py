@@ -94,7 +94,7 @@ def test_purchase_fit_equals_lifetimes_plain_fit(request, dataset, model, penali
     fit = FAST[model](x, t_x, T, penalizer=penalizer)
     assert _rel(fit.params, reference.params_) < 1e-6
     # the same objective (lifetimes' mean penalised NLL on scaled time), at least as low as lifetimes' optimum
-    assert fit.objective <= reference._negative_log_likelihood_ + 1e-13
+    assert fit.objective <= reference._negative_log_likelihood_ + 1e-12
     assert fit.objective == pytest.approx(reference._negative_log_likelihood_, rel=1e-11)
 
 
@@ -105,7 +105,7 @@ def test_gamma_gamma_equals_lifetimes_plain_fit(request, dataset, penalizer):
     reference = GammaGammaFitter(penalizer_coef=penalizer).fit(x, m)
     fit = fast_fit.fit_gamma_gamma(x, m, penalizer=penalizer)
     assert _rel(fit.params, reference.params_) < 1e-6
-    assert fit.objective <= reference._negative_log_likelihood_ + 1e-13
+    assert fit.objective <= reference._negative_log_likelihood_ + 1e-12
 
 
 @pytest.mark.parametrize(("customers", "seed"), [(3000, 11), (5000, 7)])
@@ -123,7 +123,7 @@ def test_optimum_is_stationary_for_lifetimes_own_objective(customers, seed):
         value, grad = value_and_grad(cls._negative_log_likelihood)(theta, *args)
         assert np.max(np.abs(grad)) < 1e-10
         reference = cls().fit(x, t_x, T)
-        assert value <= reference._negative_log_likelihood_ + 1e-13
+        assert value <= reference._negative_log_likelihood_ + 1e-12
         assert _rel(fit.params, reference.params_) < 1e-5
     xm, m = _repeat_buyers(data)
     fit = fast_fit.fit_gamma_gamma(xm, m)
@@ -273,3 +273,12 @@ def test_invalid_input_raises_value_error_like_lifetimes():
         fast_fit.fit_bgnbd([0, 2], [1.0, 1.0], [2.0, 5.0])
     with pytest.raises(ValueError, match="non-positive"):
         fast_fit.fit_gamma_gamma([1, 2], [0.0, 3.0])
+
+
+def test_btyd_gamma_gamma_failure_raises_convergence_error(cdnow, monkeypatch):
+    def failing(*args, **kwargs):
+        raise fast_fit.FastFitError("mock: Gamma-Gamma gradient 1e-3")
+
+    monkeypatch.setitem(btyd._FAST_FITS, "gamma_gamma", failing)
+    with pytest.raises(btyd.ConvergenceError, match="Gamma-Gamma did not converge.*mock: Gamma-Gamma gradient"):
+        btyd.fit_gamma_gamma(cdnow["x"], cdnow["m"])

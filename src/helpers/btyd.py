@@ -428,7 +428,7 @@ def fit_gamma_gamma(
 
     def fit_fast(pen: float) -> FitResult:
         try:
-            result = fast_fit.fit_gamma_gamma(x, m, penalizer=pen)
+            result = _FAST_FITS["gamma_gamma"](x, m, penalizer=pen)
         except fast_fit.FastFitError as exc:
             raise ConvergenceError(str(exc)) from exc
         if result.params["q"] <= 1:

@@ -78,16 +78,17 @@ _GRAD_DONE = 1e-12
 #: bounds on the log-parameters for L-BFGS-B (parameters between 1e-13 and 7e12; at a bound there is no
 #: stationary point and the fit fails, as it should)
 _THETA_BOUND = 30.0
-#: with more customers than twice this, fit a pilot subsample of about this many customers first
+#: with more customers than twice this, fit a pilot subsample of about this many customers first (BG/NBD,
+#: MBG/NBD; Gamma-Gamma, whose exact Newton steps need a less precise start, a quarter of it)
 PILOT_CUSTOMERS = 20_000
 
 
-def _pilot_sample(n: int, weights: np.ndarray | None) -> tuple[slice, np.ndarray] | None:
+def _pilot_sample(n: int, weights: np.ndarray | None, size: int) -> tuple[slice, np.ndarray] | None:
     """Every k-th customer with k times its weight: a consistent weighted subsample (its objective is the
     exact objective of that subsample), used only to find a starting point for the full fit."""
-    if n <= 2 * PILOT_CUSTOMERS:
+    if n <= 2 * size:
         return None
-    k = int(np.ceil(n / PILOT_CUSTOMERS))
+    k = int(np.ceil(n / size))
     sel = slice(k // 2, None, k)
     w = np.ones(n) if weights is None else _arr(weights)
     return sel, w[sel] * k
@@ -249,9 +250,9 @@ def _newton_polish(
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Newton steps on the full objective, with the analytic Hessian ``hess_fun`` when given, else with the
     given Hessian (the pilot's) updated by BFGS from the full-data steps, refreshed by forward differences
-    of the analytic gradient when the gradient does not fall fast enough or a step fails. A step is accepted when it lowers the largest
-    gradient component (gradient-only evaluations: near the optimum that is the sharper test, and it saves
-    the logarithms of the objective). Returns theta, gradient, accepted steps, Hessian refreshes."""
+    of the analytic gradient when the gradient does not fall fast enough or a step fails. A step is
+    accepted when it lowers the largest gradient component (gradient-only evaluations: near the optimum
+    that is the sharper test, and it saves the logarithms of the objective). Returns theta, gradient, accepted steps, Hessian refreshes."""
     grad = fun(theta, False)[1]
     steps = refreshes = 0
     refresh = hess is None
@@ -261,7 +262,7 @@ def _newton_polish(
             break
         fresh = refresh or hess_fun is not None
         if hess_fun is not None:
-            hess = hess_fun(theta)
+            hess = hess_fun(theta, grad)
         elif refresh:
             hess = _fd_hessian(fun, theta, grad)
             refreshes += 1
@@ -298,7 +299,7 @@ def _optimise(
     """Minimise ``fun(theta, need_value) -> (value, gradient)`` over the log-parameters.
 
     From lifetimes' start (log-parameters 0.1), L-BFGS-B on ``pilot`` (the same objective on a systematic
-    subsample of the rows, weights scaled up) when given, else L-BFGS-B with tight tolerances on ``fun``;
+    subsample of the customers, weights scaled up) when given, else L-BFGS-B with tight tolerances on ``fun``;
     then Newton steps on the full objective with the analytic Hessian (``hess_fun``) or one from
     differences of the analytic gradient (the pilot's at its optimum first), down to a gradient of 1e-12.
     If that fails, L-BFGS-B on the full objective from where it stands. The start only decides the path:
@@ -320,7 +321,8 @@ def _optimise(
         )
         hess = None
         if hess_fun is None and pilot is not None and np.isfinite(theta).all():
-            hess = _fd_hessian(pilot, theta)
+            jac = np.asarray(getattr(first, "jac", np.full_like(theta, np.nan)), dtype="float64")
+            hess = _fd_hessian(pilot, theta, jac if np.isfinite(jac).all() else None)
             if not np.isfinite(hess).all():
                 hess = None
         theta, grad, steps, refreshes = _newton_polish(fun, theta, hess, hess_fun=hess_fun)
@@ -543,7 +545,7 @@ def _fit_bg_family(
         return bg_objective(theta, data, pen, need_value)
 
     pilot = None
-    sample = _pilot_sample(len(data_x := _arr(frequency)), weights)
+    sample = _pilot_sample(len(data_x := _arr(frequency)), weights, PILOT_CUSTOMERS)
     if sample is not None:
         sel, w_sub = sample
         sub = prepare_bg(data_x[sel], _arr(recency)[sel], _arr(T)[sel], w_sub, modified=modified, scale=data.scale)
@@ -597,8 +599,9 @@ def fit_mbgnbd(frequency: Any, recency: Any, T: Any, weights: Any | None = None,
 @dataclass
 class GGData:
     """Exact reduction for Gamma-Gamma: distinct x with total weight (``xgrid``, ``wx``); distinct values of
-    the product x*m (``xm``) with total weight ``w`` and total w*x ``wxx``; constants ``c_xlogxm`` =
-    sum w x log(x m) and ``c_logm`` = sum w log m; ``sum_w``."""
+    the product x*m (``xm``) with total weight ``w`` and total w*x ``wxx`` (one entry per customer when
+    nearly all values are distinct); constants ``c_xlogxm`` = sum w x log(x m) and ``c_logm`` =
+    sum w log m; ``sum_w``; ``n_distinct``: distinct values of x*m."""
 
     xgrid: np.ndarray
     wx: np.ndarray
@@ -609,6 +612,7 @@ class GGData:
     c_logm: float
     sum_w: float
     n_customers_rows: int
+    n_distinct: int
 
 
 def prepare_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None = None) -> GGData:
@@ -630,11 +634,17 @@ def prepare_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None
     wx = np.bincount(ix, weights=w, minlength=len(xgrid))
     present = wx > 0  # a dense grid may hold frequencies nobody has (x = 0: gammaln(0) is inf)
     xgrid, wx = xgrid[present], wx[present]
-    prod = x * m  # exactly the product lifetimes evaluates inside log(x * m + v)
-    xm, inv = np.unique(prod, return_inverse=True)
-    inv = inv.reshape(-1)
-    wu = np.bincount(inv, weights=w, minlength=len(xm))
-    wxu = np.bincount(inv, weights=w * x, minlength=len(xm))
+    prod = x * m + 0.0  # exactly the product lifetimes evaluates inside log(x * m + v) (-0.0 cannot occur)
+    sorted_prod = np.sort(prod)  # a plain sort counts the distinct values cheaply
+    distinct = int(np.count_nonzero(sorted_prod[1:] != sorted_prod[:-1])) + 1
+    del sorted_prod
+    if distinct > 0.8 * len(prod):  # nearly all distinct: merging would cost more than it saves
+        xm, wu, wxu = prod, w, w * x
+    else:
+        xm, inv = np.unique(prod, return_inverse=True)
+        inv = inv.reshape(-1)
+        wu = np.bincount(inv, weights=w, minlength=len(xm))
+        wxu = np.bincount(inv, weights=w * x, minlength=len(xm))
     logm = np.log(m)
     return GGData(
         xgrid=xgrid,
@@ -646,6 +656,7 @@ def prepare_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None
         c_logm=_dot(w, logm),
         sum_w=float(w.sum()),
         n_customers_rows=len(x),
+        n_distinct=distinct,
     )
 
 
@@ -681,11 +692,17 @@ def gg_objective(
     return value, g
 
 
-def gg_hessian(theta: np.ndarray, data: GGData, penalizer: float = 0.0) -> np.ndarray:
-    """Analytic Hessian of :func:`gg_objective` in the log-parameters."""
+def gg_hessian(
+    theta: np.ndarray, data: GGData, penalizer: float = 0.0, gradient: np.ndarray | None = None
+) -> np.ndarray:
+    """Analytic Hessian of :func:`gg_objective` in the log-parameters (``gradient``: the objective's
+    gradient at theta when already known)."""
     P = np.exp(np.asarray(theta, dtype="float64"))
     p, q, v = P
-    _, g = _gg_loglik(data, p, q, v)
+    if gradient is None:
+        _, g = _gg_loglik(data, p, q, v)
+    else:  # log-likelihood gradient in (p, q, v) back from the objective's: g_theta = -g P / W + 2 pen P^2
+        g = (2.0 * penalizer * P**2 - np.asarray(gradient)) * data.sum_w / P
     xg, wx, W = data.xgrid, data.wx, data.sum_w
     t_pq = polygamma(1, p * xg + q)
     R = 1.0 / (data.xm + v)
@@ -719,7 +736,7 @@ def _fit_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None, p
         return gg_objective(theta, data, pen)
 
     pilot = None
-    sample = _pilot_sample(data.n_customers_rows, weights)
+    sample = _pilot_sample(data.n_customers_rows, weights, max(PILOT_CUSTOMERS // 4, 100))
     if sample is not None:
         sel, w_sub = sample
         sub = prepare_gamma_gamma(_arr(frequency)[sel], _arr(monetary_value)[sel], w_sub)
@@ -727,8 +744,8 @@ def _fit_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None, p
         def pilot(theta: np.ndarray, need_value: bool = True) -> tuple[float, np.ndarray]:
             return gg_objective(theta, sub, pen)
 
-    def hess_fun(theta: np.ndarray) -> np.ndarray:
-        return gg_hessian(theta, data, pen)
+    def hess_fun(theta: np.ndarray, gradient: np.ndarray | None = None) -> np.ndarray:
+        return gg_hessian(theta, data, pen, gradient)
 
     theta, value, grad, iterations, info = _optimise(fun, 3, "Gamma-Gamma", pilot, hess_fun)
     p, q, v = np.exp(theta)
@@ -740,7 +757,7 @@ def _fit_gamma_gamma(frequency: Any, monetary_value: Any, weights: Any | None, p
         params={"p": float(p), "q": float(q), "v": float(v)},
         log_likelihood=float(ll),
         objective=value,
-        n_rows=len(data.xm),
+        n_rows=data.n_distinct,
         n_iterations=iterations,
         gradient_norm=float(np.max(np.abs(grad))),
         notes=[info],
