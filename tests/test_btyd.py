@@ -262,3 +262,22 @@ def test_predictions_are_finite_when_the_last_purchase_is_on_the_observation_end
     assert np.isfinite(expected).all() and np.isfinite(alive).all()
     np.testing.assert_allclose(expected[0], expected[1], rtol=1e-4)
     np.testing.assert_allclose(alive[0], alive[1], rtol=1e-4)
+
+
+def test_a_fit_that_runs_off_to_a_limit_is_retried_with_a_penalizer(frt, monkeypatch):
+    """On some data MBG/NBD's likelihood keeps rising as r and alpha grow together: the predictions of
+    such a fit overflow, so it counts as not converged and the penalizer schedule takes over."""
+    real = btyd._fit_model_unchecked
+
+    def runaway_without_penalty(name, frequency, recency, T, penalizer=0.0, compress=True):
+        if penalizer == 0:
+            params = {"r": 2.275e7, "alpha": 9.671e7, "a": 0.5386, "b": 19.57}  # seen on the agency data
+            return btyd.FitResult(model_name=name, params=params, penalizer=0.0, log_likelihood=-1.0, notes=[])
+        return real(name, frequency, recency, T, penalizer=penalizer, compress=compress)
+
+    monkeypatch.setattr(btyd, "_fit_model_unchecked", runaway_without_penalty)
+    x, t_x, T = frt
+    result = btyd.fit_purchase_model(x, t_x, T, model="mbgnbd")
+    assert result.model_name == "mbgnbd" and result.penalizer == 0.001
+    assert "non-finite predictions" in result.notes[0]
+    assert np.isfinite(btyd.expected_purchases(result, 39.0, x, t_x, T)).all()

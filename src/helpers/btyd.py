@@ -276,7 +276,7 @@ def _fitter_from_params(model_name: str, params: dict[str, float]) -> Any:
     return fitter
 
 
-def fit_model(
+def _fit_model_unchecked(
     model_name: str,
     frequency: Any,
     recency: Any,
@@ -335,6 +335,34 @@ def fit_model(
         n_customers=len(x),
         n_unique_rows=len(ux),
     )
+
+
+def fit_model(
+    model_name: str,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    penalizer: float = 0.0,
+    compress: bool = True,
+) -> FitResult:
+    """One fit of a purchase model (see :func:`_fit_model_unchecked`) that is usable: its predictions are
+    finite for the customers it was fitted on. On some data the likelihood keeps rising as r and alpha
+    grow together without bound (the Poisson limit); the optimum is then "at infinity" and the formulas
+    overflow. That is reported as a ConvergenceError, so that the penalizer schedule (which keeps the
+    parameters finite) or the next model takes over."""
+    result = _fit_model_unchecked(model_name, frequency, recency, T, penalizer=penalizer, compress=compress)
+    with np.errstate(all="ignore"):
+        horizon = float(np.max(_arr(T))) if len(_arr(T)) else 1.0
+        finite = np.isfinite(expected_purchases(result, horizon, frequency, recency, T)).all() and np.isfinite(
+            probability_alive(result, frequency, recency, T)
+        ).all()
+    if not finite:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in result.params.items())
+        raise ConvergenceError(
+            f"{MODEL_LABELS[model_name]} parameters ({shown}) give non-finite predictions: the fit ran off "
+            f"towards a limit"
+        )
+    return result
 
 
 def _try_penalizers(fit_once: Any, label: str, penalizers: Sequence[float], notes: list[str]) -> Any:
