@@ -23,3 +23,17 @@ def small_agency_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("small-agency") / "agency"
     write_agency(directory, n_clients=60, seed=11)
     return directory
+
+
+@pytest.fixture(scope="session")
+def cdnow_sample_calibration():
+    """The published CDNOW setting: the 1/10 sample, same-day purchases merged, weeks, calibration to
+    1997-09-30 (39 weeks), holdout to 1998-06-30; built by lifetimes itself (the reference)."""
+    from lifetimes.utils import calibration_and_holdout_data
+
+    from helpers.cdnow import read_cdnow
+
+    return calibration_and_holdout_data(
+        read_cdnow("sample"), "customer_id", "date", calibration_period_end="1997-09-30",
+        observation_period_end="1998-06-30", freq="D", freq_multiplier=7, monetary_value_col="amount",
+    )

@@ -6,10 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
-from lifetimes.utils import calibration_and_holdout_data
 
 from helpers import btyd
-from helpers.cdnow import read_cdnow
 
 PUBLISHED_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PUBLISHED_PARETO = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
@@ -17,19 +15,8 @@ PUBLISHED_GG = {"p": 6.25, "q": 3.74, "v": 15.44}
 
 
 @pytest.fixture(scope="module")
-def cal() -> pd.DataFrame:
-    """CDNOW 1/10 sample, weeks, calibration to 1997-09-30 (39 weeks), holdout to 1998-06-30."""
-    tx = read_cdnow("sample")
-    return calibration_and_holdout_data(
-        tx,
-        "customer_id",
-        "date",
-        calibration_period_end="1997-09-30",
-        observation_period_end="1998-06-30",
-        freq="D",
-        freq_multiplier=7,
-        monetary_value_col="amount",
-    )
+def cal(cdnow_sample_calibration) -> pd.DataFrame:
+    return cdnow_sample_calibration
 
 
 @pytest.fixture(scope="module")

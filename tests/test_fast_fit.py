@@ -8,11 +8,9 @@ import pandas as pd
 import pytest
 from autograd import value_and_grad
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
-from lifetimes.utils import calibration_and_holdout_data
 
 from helpers import btyd, fast_fit
 from helpers.bench import synthetic_transactions
-from helpers.cdnow import read_cdnow
 from helpers.summary import customer_summary
 
 PUBLISHED_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -22,18 +20,9 @@ FAST = {"bgnbd": fast_fit.fit_bgnbd, "mbgnbd": fast_fit.fit_mbgnbd}
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> dict[str, np.ndarray]:
-    """CDNOW 1/10 sample, weeks, calibration to 1997-09-30 (as in tests/test_btyd.py)."""
-    cal = calibration_and_holdout_data(
-        read_cdnow("sample"),
-        "customer_id",
-        "date",
-        calibration_period_end="1997-09-30",
-        observation_period_end="1998-06-30",
-        freq="D",
-        freq_multiplier=7,
-        monetary_value_col="amount",
-    )
+def cdnow(cdnow_sample_calibration) -> dict[str, np.ndarray]:
+    """CDNOW 1/10 sample, weeks, calibration to 1997-09-30 (the conftest fixture)."""
+    cal = cdnow_sample_calibration
     names = {"x": "frequency_cal", "t_x": "recency_cal", "T": "T_cal", "m": "monetary_value_cal"}
     return {k: cal[c].to_numpy(dtype="float64") for k, c in names.items()}
 
