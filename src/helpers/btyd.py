@@ -26,7 +26,9 @@ horizons are given in months and converted with ``periods_per_month = (365.25 / 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,9 +150,23 @@ def compress_rows(*columns: Any) -> tuple[list[np.ndarray], np.ndarray, np.ndarr
     Returns ``(unique_columns, weights, inverse)``: ``unique_columns[k][inverse]`` rebuilds column k,
     ``weights`` counts the customers per unique row.
     """
-    stacked = np.column_stack([_arr(c) for c in columns])
-    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return [unique[:, k] for k in range(unique.shape[1])], counts.astype("float64"), inverse.reshape(-1)
+    arrays = [_arr(c) for c in columns]
+    # One int64 key per row from the sorted codes of each column: sorting a million integers is fast,
+    # np.unique(axis=0) on float rows is not (seconds). The order is the same lexicographic order.
+    codes, sizes = [], []
+    for values in arrays:
+        levels, code = np.unique(values, return_inverse=True)
+        codes.append(code.reshape(-1).astype("int64"))
+        sizes.append(len(levels))
+    if float(np.prod(np.asarray(sizes, dtype="float64"))) >= 2.0**62:
+        stacked = np.column_stack(arrays)
+        unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+        return [unique[:, k] for k in range(unique.shape[1])], counts.astype("float64"), inverse.reshape(-1)
+    key = np.zeros(len(arrays[0]), dtype="int64")
+    for code, size in zip(codes, sizes, strict=True):
+        key = key * size + code
+    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    return [values[first] for values in arrays], counts.astype("float64"), inverse.reshape(-1)
 
 
 def _check_frt(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> None:
@@ -595,9 +611,12 @@ def discounted_cltv(
     def cumulative(x: np.ndarray, r: np.ndarray, T_: np.ndarray) -> np.ndarray:
         # (horizon, unique rows) matrix of expected purchases up to month m; one vectorised call per month
         # (lifetimes' Pareto/NBD formulas do not broadcast over a 2-D time grid)
-        return np.vstack(
-            [np.asarray(fitter.conditional_expected_number_of_purchases_up_to_time(t, x, r, T_)) for t in times]
-        )
+        def month(t: float) -> np.ndarray:
+            return np.asarray(fitter.conditional_expected_number_of_purchases_up_to_time(t, x, r, T_))
+
+        # the months are independent and numpy/scipy release the GIL in their loops: use every core
+        with ThreadPoolExecutor(max_workers=min(len(times), os.cpu_count() or 1)) as pool:
+            return np.vstack(list(pool.map(month, times)))
 
     cum = _per_unique_row(cumulative, frequency, recency, T)  # (horizon, n)
     per_month = np.diff(np.vstack([np.zeros((1, n)), cum]), axis=0)
