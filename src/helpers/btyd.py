@@ -367,11 +367,18 @@ def fit_model(
     overflow. That is reported as a ConvergenceError, so that the penalizer schedule (which keeps the
     parameters finite) or the next model takes over."""
     result = _fit_model_unchecked(model_name, frequency, recency, T, penalizer=penalizer, compress=compress)
+    x, t_x, T_ = _arr(frequency), _arr(recency), _arr(T)
+    # Runaway parameters break the formulas for (nearly) every customer, so a spread of customers plus
+    # the extremes is enough to see it, at a fixed cost whatever the size of the base.
+    probe = np.unique(np.concatenate([
+        np.linspace(0, len(x) - 1, min(len(x), 5000)).astype("int64"),
+        [int(np.argmax(x)), int(np.argmax(T_)), int(np.argmin(T_)), int(np.argmax(t_x))],
+    ])) if len(x) else np.arange(0)
     with np.errstate(all="ignore"):
-        horizon = float(np.max(_arr(T))) if len(_arr(T)) else 1.0
-        finite = np.isfinite(expected_purchases(result, horizon, frequency, recency, T)).all() and np.isfinite(
-            probability_alive(result, frequency, recency, T)
-        ).all()
+        horizon = float(np.max(T_)) if len(T_) else 1.0
+        finite = np.isfinite(
+            expected_purchases(result, horizon, x[probe], t_x[probe], T_[probe])
+        ).all() and np.isfinite(probability_alive(result, x[probe], t_x[probe], T_[probe])).all()
     if not finite:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in result.params.items())
         raise ConvergenceError(
