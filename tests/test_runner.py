@@ -110,3 +110,34 @@ def test_report_notebook_becomes_report_html_and_exports_are_published(workbook_
     assert (month_dir / "notebooks" / "04_export.html").exists()
     assert (month_dir / "customer_segments.csv").read_text() == "customer_id\n1\n"
     assert not (month_dir / "old_export.csv").exists()  # nothing stale from an earlier run
+
+
+def test_a_run_stopped_by_sigterm_cleans_up(workbook_root, tmp_path):
+    """A scheduler's SIGTERM: the half-built month is moved to .failed, the lock released, nothing published."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "nbs3"
+    folder.mkdir()
+    _notebook(folder / "00_slow.ipynb", "import time\ntime.sleep(60)")
+    script = (
+        "import sys; from pathlib import Path; from helpers import cli, runner\n"
+        f"runner.list_notebooks = lambda directory=None: [Path({str(folder / '00_slow.ipynb')!r})]\n"
+        "sys.exit(cli.main(['run', '--transactions', sys.argv[1], '--month', '2025-07']))\n"
+    )
+    transactions = tmp_path / "t.csv"
+    transactions.write_text("customer_id,date,amount\n1,2025-07-01,10\n")
+    process = subprocess.Popen([sys.executable, "-c", script, str(transactions)], env=dict(os.environ))
+    lock = workbook_root / "reports" / ".locks" / "2025-07.lock"
+    deadline = time.time() + 60
+    while not lock.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the notebook is running
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) != 0
+    assert not lock.exists()
+    assert not (workbook_root / "reports" / "2025-07").exists()
+    assert list((workbook_root / "reports" / ".failed").glob("2025-07-*"))
+    assert not list((workbook_root / "reports" / ".staging").glob("2025-07-*"))

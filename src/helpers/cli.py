@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from helpers import __version__, periods
@@ -118,8 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_sigterm() -> None:
+    """A scheduler stops a run with SIGTERM: turn it into SystemExit, so that the runner's clean-up runs
+    (the half-built month goes to reports/.failed/, the month's lock is released)."""
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _stop_on_sigterm()
     try:
         return args.handler(args)
     except Exception as error:  # one clear line for the user, not a traceback
