@@ -185,3 +185,11 @@ def test_special_cases_are_counted_and_clipped():
 def test_unknown_model_is_refused(cdnow):
     with pytest.raises(ValueError, match="model must be"):
         cltv.probabilistic_cltv(cdnow[0], model="bgbb")
+
+
+def test_auto_leaves_pareto_out_above_the_size_limit_and_says_so(cdnow):
+    summary, holdout = cdnow
+    table, result = cltv.probabilistic_cltv(summary, holdout, model="auto", pareto_max_customers=1000)
+    assert "pareto" not in result.holdout_metrics.index and result.model_name != "pareto"
+    assert any("Pareto/NBD left out" in note and f"{len(summary):,}" in note for note in result.notes)
+    assert len(table) == len(summary) and np.isfinite(table["cltv"]).all()

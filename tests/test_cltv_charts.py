@@ -39,10 +39,11 @@ def _transactions() -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- settings
 def test_cltv_settings_defaults_and_checks():
-    assert cc.cltv_settings({}) == {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto"}
+    assert cc.cltv_settings({}) == {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto",
+                                    "pareto_max_customers": 200_000}
     assert cc.cltv_settings({"cltv": {"model": "pareto", "horizon_months": 24}})["horizon_months"] == 24
     for key, bad in (("horizon_months", 0), ("horizon_months", 1.5), ("discount_rate", -0.1), ("margin", 0),
-                     ("margin", 1.5), ("model", "gamma")):
+                     ("margin", 1.5), ("model", "gamma"), ("pareto_max_customers", -1)):
         with pytest.raises(ValueError, match=f"cltv.{key}"):
             cc.cltv_settings({"cltv": {key: bad}})
 

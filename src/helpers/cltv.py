@@ -242,6 +242,7 @@ def probabilistic_cltv(
     unit_days: float = 7.0,
     penalizers: tuple[float, ...] = btyd.PENALIZERS,
     quick_period_months: float = 12.0,
+    pareto_max_customers: int | None = 200_000,
 ) -> tuple[pd.DataFrame, CLTVResult]:
     """Probabilistic CLTV per customer over ``horizon_months`` (default 12).
 
@@ -276,6 +277,14 @@ def probabilistic_cltv(
 
     # 1. model choice
     candidates = btyd.MODELS if model == "auto" else (model,)
+    if model == "auto" and pareto_max_customers is not None and len(x) > pareto_max_customers:
+        # lifetimes fits Pareto/NBD with Nelder-Mead over every unique customer row: minutes on a large
+        # base, so "auto" compares the BG/NBD family there (a fixed model = "pareto" is still honoured)
+        candidates = tuple(m for m in candidates if m != "pareto")
+        notes.append(
+            f"Pareto/NBD left out of the comparison: {len(x):,} customers is more than "
+            f"cltv.pareto_max_customers ({pareto_max_customers:,}), and its fit is slow at that size."
+        )
     if holdout_summary is not None:
         metrics, _ = holdout_metrics(holdout_summary, candidates, penalizers)
     else:

@@ -42,7 +42,8 @@ COUNT_LABELS = {
 def cltv_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The ``cltv`` section, checked: horizon_months (int > 0), discount_rate (yearly, >= 0), margin
     (fraction used where the cost is unknown, 0..1] and model ('auto', 'bgnbd', 'pareto', 'mbgnbd')."""
-    section = {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto"}
+    section = {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto",
+               "pareto_max_customers": 200_000}
     section.update(settings.get("cltv", {}) or {})
     where = settings.get("_path", "settings")
     horizon, rate, margin, model = (section[k] for k in ("horizon_months", "discount_rate", "margin", "model"))
@@ -54,7 +55,14 @@ def cltv_settings(settings: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{where}: cltv.margin must be a fraction in (0, 1] (0.4 = 40%), got {margin!r}")
     if model not in MODEL_CHOICES:
         raise ValueError(f"{where}: cltv.model is {model!r}; use one of {list(MODEL_CHOICES)}")
-    return {"horizon_months": horizon, "discount_rate": float(rate), "margin": float(margin), "model": model}
+    pareto_limit = section["pareto_max_customers"]
+    if pareto_limit is not None and (not isinstance(pareto_limit, int) or isinstance(pareto_limit, bool)
+                                     or pareto_limit < 0):
+        raise ValueError(
+            f"{where}: cltv.pareto_max_customers must be a whole number >= 0 or null, got {pareto_limit!r}"
+        )
+    return {"horizon_months": horizon, "discount_rate": float(rate), "margin": float(margin), "model": model,
+            "pareto_max_customers": pareto_limit}
 
 
 @contextlib.contextmanager
@@ -79,6 +87,7 @@ def run_probabilistic(
             discount_rate=options["discount_rate"],
             margin=options["margin"],
             unit_days=float(settings.get("summary", {}).get("unit_days", 7)),
+            pareto_max_customers=options["pareto_max_customers"],
         )
 
 
