@@ -335,3 +335,13 @@ def test_settings_defaults_match_and_are_checked():
         clustering.clustering_settings({"clustering": {"k": "many"}})
     with pytest.raises(ValueError, match="sample_size"):
         clustering.clustering_settings({"clustering": {"sample_size": 5}})
+
+
+def test_a_large_base_learns_centres_from_a_sample_and_places_everyone():
+    rfm, truth = three_groups(n_per_group=400, seed=5)
+    settings = {"clustering": {"resamples": 2, "k_max": 5, "fit_sample_size": 150}}
+    result = clustering.cluster_customers(rfm, settings=settings)
+    assert len(result.assignments) == len(rfm) and result.assignments["cluster"].notna().all()
+    assert result.choice.k == 3
+    assert adjusted_rand_score(truth, result.labels) > 0.99  # the sample's centres place everyone right
+    assert "150 of 1,200 customers" in result.choice.reason

@@ -67,6 +67,7 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "k_max": 8,
     "k": None,
     "sample_size": 5000,
+    "fit_sample_size": 50000,
     "resamples": 10,
     "random_state": 42,
 }
@@ -88,7 +89,7 @@ def clustering_settings(settings: dict[str, Any] | None = None, k: int | None = 
     where = settings.get("_path", "settings")
     if k:
         section["k"] = k
-    for key in ("k_min", "k_max", "sample_size", "resamples", "random_state"):
+    for key in ("k_min", "k_max", "sample_size", "fit_sample_size", "resamples", "random_state"):
         if not _whole(section[key]) or section[key] < 0:
             raise ValueError(f"{where}: clustering.{key} must be a whole number >= 0, got {section[key]!r}")
     if section["k_min"] < 2 or section["k_max"] < section["k_min"]:
@@ -723,17 +724,26 @@ def cluster_customers(
     pipeline = feature_pipeline(features)
     matrix = np.asarray(pipeline.fit_transform(_model_input(features)), dtype="float64")
     feature_names = list(pipeline.get_feature_names_out())
+    # On a large base k-means learns its centres from a seeded sample and then places every customer at
+    # its nearest centre: the centres of 50,000 customers are as good as those of a million, in seconds.
+    fit_rows = sample_rows(len(matrix), max(options["fit_sample_size"], 10), options["random_state"])
     choice = choose_k(
-        matrix,
+        matrix[fit_rows],
         options["k_min"],
         options["k_max"],
         options["sample_size"],
         options["random_state"],
         fixed_k=options["k"],
     )
-    raw = fit_kmeans(matrix, choice.k, options["random_state"]).labels_
+    if len(fit_rows) < len(matrix):
+        choice.reason += (
+            f"; k-means learned its centres from {len(fit_rows):,} of {len(matrix):,} customers and placed "
+            f"every customer at the nearest centre"
+        )
+    model = fit_kmeans(matrix[fit_rows], choice.k, options["random_state"])
+    raw = model.labels_ if len(fit_rows) == len(matrix) else model.predict(matrix)
     labels = _renumber(raw, features)
-    steady = stability(matrix, choice.k, labels, options["resamples"], options["random_state"])
+    steady = stability(matrix[fit_rows], choice.k, labels[fit_rows], options["resamples"], options["random_state"])
     profiles = profile_clusters(features, labels, language)
     names = dict(zip(profiles["cluster"], profiles["cluster_name"], strict=True))
     assignments = pd.DataFrame({

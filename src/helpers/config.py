@@ -18,7 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "abc": {"cutoffs": [0.80, 0.95], "basis": "revenue"},
     "cltv": {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto",
              "pareto_max_customers": 200_000},
-    "clustering": {"k_min": 2, "k_max": 8, "k": None, "sample_size": 5000, "resamples": 10, "random_state": 42},
+    "clustering": {"k_min": 2, "k_max": 8, "k": None, "sample_size": 5000, "fit_sample_size": 50000,
+                   "resamples": 10, "random_state": 42},
     # the potential matrix (helpers.potential, helpers.funnel): see config/settings.yaml for the meaning
     "potential": {
         "weights": {
