@@ -77,3 +77,11 @@ def test_write_export_refuses_other_columns(workbook_root):
     _, export = _export()
     with pytest.raises(ValueError, match="export columns"):
         crm_export.write_export(export.drop(columns="reasons"), "2025-12", workbook_root)
+
+
+def test_no_excel_workbook_above_the_row_limit(workbook_root):
+    export = pd.DataFrame({c: ["x", "y", "z"] for c in crm_export.EXPORT_COLUMNS})
+    files = crm_export.write_export(export, "2025-12", workbook_root / "out", xlsx_max_rows=2)
+    assert files.xlsx is None and files.csv.exists()
+    assert "no Excel workbook" in files.describe(3, "2025-12")
+    assert len(crm_export.read_csv(files.csv)) == 3

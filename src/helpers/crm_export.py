@@ -125,11 +125,27 @@ def check_no_customer_lost(summary: pd.DataFrame, export: pd.DataFrame, step: st
         )
 
 
+# Excel holds at most 1,048,576 rows, and openpyxl writes a million rows in minutes: above this, the CRM
+# import takes the CSV (the same columns) and no workbook is written.
+XLSX_MAX_ROWS = 100_000
+
+
 @dataclass
 class ExportFiles:
     parquet: Path
     csv: Path
-    xlsx: Path
+    xlsx: Path | None
+
+    def describe(self, customers: int, month: str) -> str:
+        """One sentence for the report: what was written where."""
+        excel = (
+            f" and `{self.xlsx.name}`" if self.xlsx is not None
+            else f" (no Excel workbook: {customers:,} rows is more than the {XLSX_MAX_ROWS:,} it is written for)"
+        )
+        return (
+            f"**{customers:,} customers** written to `{self.parquet.name}` (for the next steps) and, for the CRM "
+            f"and Excel, to `{self.csv.name}`{excel}, published with the month's report in `reports/{month}/`."
+        )
 
 
 def write_csv(export: pd.DataFrame, path: Path) -> Path:
@@ -168,8 +184,11 @@ def read_xlsx(path: Path) -> pd.DataFrame:
     return frame[EXPORT_COLUMNS]
 
 
-def write_export(export: pd.DataFrame, month: str, folder: str | Path) -> ExportFiles:
-    """Write the artifact ``customer_segments`` for ``month`` and the .csv and .xlsx into ``folder``."""
+def write_export(
+    export: pd.DataFrame, month: str, folder: str | Path, xlsx_max_rows: int = XLSX_MAX_ROWS
+) -> ExportFiles:
+    """Write the artifact ``customer_segments`` for ``month`` and the .csv and (up to ``xlsx_max_rows``
+    customers) the .xlsx into ``folder``."""
     if list(export.columns) != EXPORT_COLUMNS:
         raise ValueError(f"export columns must be {EXPORT_COLUMNS}, got {list(export.columns)}")
     parquet = processed.write_artifact(export, month, FILE_STEM)
@@ -177,5 +196,5 @@ def write_export(export: pd.DataFrame, month: str, folder: str | Path) -> Export
     return ExportFiles(
         parquet=parquet,
         csv=write_csv(export, folder / f"{FILE_STEM}.csv"),
-        xlsx=write_xlsx(export, folder / f"{FILE_STEM}.xlsx"),
+        xlsx=write_xlsx(export, folder / f"{FILE_STEM}.xlsx") if len(export) <= xlsx_max_rows else None,
     )
