@@ -106,3 +106,8 @@ def resolve_prepared_month(month: str | None) -> str:
 def month_currency(month: str, settings: dict) -> str:
     """The currency of a prepared month's amounts (from its data, see preparation.data_currency)."""
     return read_run_info(month).get("currency") or settings["currency"]
+
+
+def month_settings(month: str, settings: dict) -> dict:
+    """The settings with the prepared month's currency, so that every helper formats amounts alike."""
+    return {**settings, "currency": month_currency(month, settings)}

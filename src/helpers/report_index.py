@@ -50,7 +50,7 @@ def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str,
     figures: dict[str, Any] = {
         "month": month,
         "cutoff": run_info.get("cutoff"),
-        "currency": settings.get("currency", "EUR"),
+        "currency": run_info.get("currency") or settings.get("currency", "EUR"),
         "version": __version__,
         "generated_at": dt.datetime.now().isoformat(timespec="seconds"),
         "available": [name for name in processed.ARTIFACTS if processed.has_artifact(month, name)],
