@@ -116,3 +116,8 @@ def test_service_levels_of_the_potential_matrix_are_translated():
     german = i18n.config_labels(settings, "de")
     assert german.get("Develop") == "Entwickeln"
     assert any(text.endswith("h/month") for text in german), "composed service levels are translated"
+
+
+def test_dollar_amounts_carry_no_dollar_sign_that_markdown_would_read_as_a_formula():
+    sentence = f"brought **{i18n.money(2495983, 'USD')}**, {i18n.money(75994, 'USD')} of it in June"
+    assert "$" not in sentence and "2,495,983 USD" in sentence

@@ -313,7 +313,9 @@ MONTH_NAMES = {
            "November", "Dezember"],
 }
 _SHORT_MONTHS_EN = [name[:3] for name in MONTH_NAMES["en"]]
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+# No "$": Jupyter's and nbconvert's Markdown read $...$ as a formula, which garbles any sentence with two
+# dollar amounts; dollars are written with their code (1,234 USD).
+CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£"}
 
 
 def check_language(language: str) -> str:
