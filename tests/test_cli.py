@@ -49,3 +49,22 @@ def test_bench_results_agree_with_the_reference():
     assert table.loc[table["stage"] == "customer summary", "max_diff"].item() < 1e-9
     assert (table["max_diff"] < 1e-6).all(), table[["stage", "max_diff"]]
     assert (table[["lifetimes_s", "ours_s"]] > 0).all().all()
+
+
+def test_backfill_runs_every_month_in_order(small_agency_dir, monkeypatch, capsys):
+    from helpers import runner
+
+    seen = []
+
+    def record(month, parameters, notebooks=None, log=print):
+        seen.append((month, parameters["month"], parameters["language"]))
+        return runner.RunResult(month=month, report_dir=Path("reports") / month)
+
+    monkeypatch.setattr(runner, "run_notebooks", record)
+    code = cli.main(["run", "--transactions", str(small_agency_dir / "transactions.csv"),
+                     "--from", "2025-10", "--to", "2026-01", "--language", "de"])
+    assert code == 0
+    assert seen == [(m, m, "de") for m in ("2025-10", "2025-11", "2025-12", "2026-01")]
+    arguments = ["run", "--transactions", str(small_agency_dir / "transactions.csv"), "--from", "2025-10"]
+    assert cli.main(arguments) == 2  # --from without --to
+    assert "--from and --to go together" in capsys.readouterr().err

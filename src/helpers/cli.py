@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     files = inputs.resolve_inputs(args.dataset, args.transactions, args.accounts, args.service_map)
     if args.from_month or args.to_month:
         if not (args.from_month and args.to_month):
-            raise SystemExit("workbook run: --from and --to go together (e.g. --from 2025-01 --to 2025-12)")
+            raise ValueError("--from and --to go together (e.g. --from 2025-01 --to 2025-12)")
         months = periods.month_range(args.from_month, args.to_month)
     elif args.month:
         months = [inputs.resolve_month(args.month, None)]
