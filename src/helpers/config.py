@@ -1,4 +1,7 @@
-"""Business settings: config/settings.yaml merged over the defaults below."""
+"""Business settings: a settings file merged over the defaults.
+
+The defaults are the shipped config/settings.yaml itself (one source, documented where users read it), so
+a user's own file given with --config needs only the keys it changes."""
 
 from __future__ import annotations
 
@@ -9,94 +12,6 @@ from typing import Any
 import yaml
 
 from helpers import paths
-
-DEFAULTS: dict[str, Any] = {
-    "currency": "EUR",
-    "intake": {"refunds": "net", "column_mapping": "column_mapping.yaml"},
-    "summary": {"unit_days": 7, "holdout_months": 6},
-    "rfm": {"segments_file": "rfm_segments.yaml"},
-    "abc": {"cutoffs": [0.80, 0.95], "basis": "revenue"},
-    "cltv": {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto",
-             "pareto_max_customers": 200_000},
-    "clustering": {"k_min": 2, "k_max": 8, "k": None, "sample_size": 5000, "fit_sample_size": 50000,
-                   "resamples": 10, "random_state": 42},
-    # the potential matrix (helpers.potential, helpers.funnel): see config/settings.yaml for the meaning
-    "potential": {
-        "weights": {
-            "upsell": {"whitespace": 0.40, "budget_headroom": 0.30, "cltv_headroom": 0.20, "frequency": 0.10},
-            "growth": {"yoy_growth": 0.40, "cltv_vs_past": 0.25, "p_alive": 0.25, "recency": 0.10},
-        },
-        "thresholds": {"upsell": "median", "growth": "median"},
-        "growth_range": [-0.20, 0.40],
-        "cltv_peer_quantile": 0.75,
-        "min_peers": 5,
-        "size_bands": [10, 50, 250],
-        "maturity": {
-            "stage_weights": {"see": 1.0, "think": 1.0, "do": 1.0, "care": 1.0},
-            "kind_weights": {"operations": 0.6, "consulting": 0.4},
-        },
-        "reasons_per_axis": 2,
-        "lost": {
-            "below_p_alive": 0.2,
-            "review": {
-                "en": "No regular review until the retention call is done",
-                "de": "Kein regelmäßiges Review bis zum Rückgewinnungs-Anruf",
-            },
-            "hours_per_month": 0.5,
-            "action": {
-                "en": "Retention call: likely lost, find out why and win back",
-                "de": "Rückgewinnungs-Anruf: wahrscheinlich verloren, Gründe klären",
-            },
-        },
-        "quadrants": {
-            "develop": {
-                "name": {"en": "Develop", "de": "Entwickeln"},
-                "review": {
-                    "en": "Quarterly business review (QBR) and a yearly strategy meeting",
-                    "de": "Quarterly Business Review (QBR) und strategisches Jahresgespräch",
-                },
-                "hours_per_month": 8,
-                "action": {
-                    "en": "Cross-sell offer for the open funnel stages",
-                    "de": "Cross-Selling-Angebot für die offenen Funnel-Stufen",
-                },
-            },
-            "expand": {
-                "name": {"en": "Expand", "de": "Ausbauen"},
-                "review": {"en": "Half-yearly account review", "de": "Halbjährliches Account-Review"},
-                "hours_per_month": 4,
-                "action": {
-                    "en": "Targeted cross-sell offer with a business case",
-                    "de": "Gezieltes Cross-Selling-Angebot mit Business Case",
-                },
-            },
-            "grow_with": {
-                "name": {"en": "Grow with", "de": "Mitwachsen"},
-                "review": {"en": "Quarterly check-in call", "de": "Quartalsweises Check-in-Gespräch"},
-                "hours_per_month": 3,
-                "action": {
-                    "en": "Upsell: scale the services they already buy as they grow",
-                    "de": "Upselling: bestehende Leistungen mit dem Wachstum ausbauen",
-                },
-            },
-            "maintain": {
-                "name": {"en": "Maintain", "de": "Betreuen"},
-                "review": {"en": "Yearly review", "de": "Jährliches Review"},
-                "hours_per_month": 1,
-                "action": {"en": "Standard care", "de": "Standardbetreuung"},
-            },
-        },
-    },
-    # B2B prerequisites and sorters (helpers.qualification)
-    "qualification": {
-        "rules": [
-            {"column": "business_model", "in": ["B2B", "B2B2C"]},
-            {"column": "employees", "min": 10},
-        ],
-        "sorters": ["business_model", "industry", "size_band"],
-        "size_bands": [10, 50, 250],
-    },
-}
 
 
 class ConfigError(ValueError):
@@ -123,6 +38,9 @@ def _read_yaml(path: Path) -> dict:
     if not isinstance(content, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
     return content
+
+
+DEFAULTS: dict[str, Any] = _read_yaml(paths.config_dir() / "settings.yaml")
 
 
 def load_settings(path: str | Path | None = None) -> dict[str, Any]:
