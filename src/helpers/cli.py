@@ -20,7 +20,7 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from helpers import config, inputs, intake, runner
+    from helpers import config, inputs, preparation, runner
 
     settings = config.load_settings(args.config or None)
     files = inputs.resolve_inputs(args.dataset, args.transactions, args.accounts, args.service_map)
@@ -31,8 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.month:
         months = [inputs.resolve_month(args.month, None)]
     else:
-        last_date = intake.load_inputs(files.transactions, settings=settings).transactions["date"].max()
-        months = [inputs.resolve_month("", last_date)]
+        months = [preparation.latest_month(files, settings)]
         print(f"no --month given: using the latest complete month in the data, {months[0]}")
     for month in months:
         parameters = {

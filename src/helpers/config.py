@@ -52,6 +52,9 @@ def load_settings(path: str | Path | None = None) -> dict[str, Any]:
     refunds = settings["intake"]["refunds"]
     if refunds not in ("net", "quarantine"):
         raise ConfigError(f"{settings_path}: intake.refunds is {refunds!r}; use 'net' or 'quarantine'")
+    engine = settings["intake"].get("engine", "auto")
+    if engine not in ("auto", "pandas"):
+        raise ConfigError(f"{settings_path}: intake.engine is {engine!r}; use 'auto' or 'pandas'")
     return settings
 
 

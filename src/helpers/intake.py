@@ -8,6 +8,7 @@ reason; for every file read == accepted + rejected. See data/raw/README.md for t
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from helpers import duck
 from helpers import paths as _paths
 from helpers.config import load_column_mapping, load_settings
 from helpers.contract import (
@@ -48,14 +50,65 @@ _MAX_EXAMPLES = 5
 PathLike = str | Path
 
 
+ENGINES = ("auto", "pandas")
+
+
 @dataclass
 class IntakeResult:
-    transactions: pd.DataFrame
+    """The checked inputs. Accepted transactions are in `transaction_parts`, one per file: a DataFrame
+    (checked in pandas) or a Parquet file (checked inside DuckDB, see helpers.bulk_intake); `transactions`
+    gives them as one DataFrame, `write_transactions` as one Parquet file without passing through pandas."""
+
+    transaction_parts: list[pd.DataFrame | Path]
     accounts: pd.DataFrame | None
     service_map: pd.DataFrame | None
     rejected: pd.DataFrame
     counts: pd.DataFrame
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    engines: dict[str, str] = field(default_factory=dict)  # source file -> "duckdb" or "pandas (why)"
+    _transactions: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def transactions(self) -> pd.DataFrame:
+        if self._transactions is None:
+            frames = [p if isinstance(p, pd.DataFrame) else pd.read_parquet(p) for p in self.transaction_parts]
+            if not frames:
+                self._transactions = empty_frame("transactions")
+            else:
+                self._transactions = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        return self._transactions
+
+    def write_transactions(self, target: PathLike) -> Path:
+        """All accepted transactions, in file order, as one Parquet file (written then renamed)."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(".parquet.tmp")
+        parts = self.transaction_parts or [empty_frame("transactions")]
+        if len(parts) == 1 and isinstance(parts[0], pd.DataFrame):
+            parts[0].to_parquet(temporary, index=False)
+        elif len(parts) == 1:
+            Path(parts[0]).replace(temporary)
+            self.transaction_parts = [target]
+        else:
+            with tempfile.TemporaryDirectory(dir=target.parent) as work:
+                files = []
+                for i, part in enumerate(parts):
+                    if isinstance(part, pd.DataFrame):
+                        files.append(Path(work) / f"part{i}.parquet")
+                        part.to_parquet(files[-1], index=False)
+                    else:
+                        files.append(Path(part))
+                union = " UNION ALL ".join(
+                    f"SELECT *, {i} AS __part, file_row_number AS __row FROM read_parquet('{f}', file_row_number=true)"
+                    for i, f in enumerate(files)
+                )
+                with duck.connect() as con:
+                    con.execute(
+                        f"COPY (SELECT * EXCLUDE (__part, __row) FROM ({union}) ORDER BY __part, __row) "
+                        f"TO '{temporary}' (FORMAT parquet)"
+                    )
+        temporary.replace(target)
+        return target
 
     def write_rejected(self, path: PathLike) -> Path:
         """Write the rejected rows as CSV (UTF-8, comma), e.g. data/processed/<YYYY-MM>/rejected_rows.csv."""
@@ -69,10 +122,12 @@ class IntakeResult:
 class _FileResult:
     table: str
     source_file: str
-    accepted: pd.DataFrame
+    accepted: pd.DataFrame | Path
     rejected: pd.DataFrame
     read: int
     ignored: list[str]
+    accepted_rows: int
+    engine: str = "pandas"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -264,7 +319,7 @@ def _intake_file(
 
     rejected = _rejected_rows(raw, table, chosen, match.columns)
     accepted = frame.drop(index=chosen.index).reset_index(drop=True)
-    return _FileResult(table, str(raw.path), accepted, rejected, n, list(match.ignored))
+    return _FileResult(table, str(raw.path), accepted, rejected, n, list(match.ignored), len(accepted))
 
 
 def _rejected_rows(raw: RawTable, table: str, chosen: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -313,7 +368,7 @@ def _combine(results: list[_FileResult], tables_given: set[str]) -> IntakeResult
     def table_frame(table: str) -> pd.DataFrame | None:
         frames = [r.accepted for r in results if r.table == table]
         if not frames:
-            return empty_frame(table) if table == "transactions" or table in tables_given else None
+            return empty_frame(table) if table in tables_given else None
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     rejected_frames = [r.rejected for r in results if not r.rejected.empty]
@@ -330,7 +385,7 @@ def _combine(results: list[_FileResult], tables_given: set[str]) -> IntakeResult
                 "table": r.table,
                 "source_file": r.source_file,
                 "read": r.read,
-                "accepted": len(r.accepted),
+                "accepted": r.accepted_rows,
                 "rejected": len(r.rejected),
             }
             for r in results
@@ -343,13 +398,56 @@ def _combine(results: list[_FileResult], tables_given: set[str]) -> IntakeResult
             ignored.setdefault(r.table, [])
             ignored[r.table].extend(c for c in r.ignored if c not in ignored[r.table])
     return IntakeResult(
-        transactions=table_frame("transactions"),
+        transaction_parts=[r.accepted for r in results if r.table == "transactions"],
         accounts=table_frame("accounts"),
         service_map=table_frame("service_map"),
         rejected=rejected,
         counts=counts,
         ignored_columns=ignored,
+        engines={r.source_file: r.engine for r in results},
     )
+
+
+def _intake_path(
+    path: PathLike,
+    table: str,
+    mapping: dict,
+    settings: dict,
+    end: pd.Timestamp | None,
+    engine: str,
+    workdir: Path | None,
+) -> _FileResult:
+    """One file: transactions in CSV or Parquet are checked inside DuckDB unless `engine` is "pandas" or
+    the file needs the pandas reader (see helpers.bulk_intake); everything else in pandas."""
+    from helpers import bulk_intake  # it uses this module's message builders
+
+    why_pandas = "engine: pandas" if engine == "pandas" else "accounts and service maps are small"
+    if table == "transactions" and engine != "pandas":
+        target_dir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="workbook-intake-"))
+        target = target_dir / f"accepted-{len(list(target_dir.glob('accepted-*.parquet')))}.parquet"
+        try:
+            checked = bulk_intake.check_file(
+                Path(path), mapping, settings, end, target, _missing_columns_error, _rejected_rows
+            )
+        except bulk_intake.NotForEngine as reason:
+            target.unlink(missing_ok=True)
+            why_pandas = str(reason)
+        else:
+            accepted: pd.DataFrame | Path = checked.accepted_file
+            if workdir is None:  # a caller without a work folder gets a DataFrame, as from pandas
+                accepted = pd.read_parquet(checked.accepted_file)
+                checked.accepted_file.unlink()
+                target_dir.rmdir()
+            return _FileResult(
+                table, str(checked.path), accepted, checked.rejected, checked.read, checked.ignored,
+                checked.accepted_rows, "duckdb",
+            )
+        finally:
+            if workdir is None and target_dir.exists() and not any(target_dir.iterdir()):
+                target_dir.rmdir()
+    result = _intake_file(read_raw(path), table, mapping, settings, end)
+    result.engine = f"pandas ({why_pandas})"
+    return result
 
 
 def load_inputs(
@@ -359,21 +457,30 @@ def load_inputs(
     *,
     analysis_end: Any = None,
     settings: dict | None = None,
+    engine: str | None = None,
+    workdir: PathLike | None = None,
 ) -> IntakeResult:
     """Read and validate the input files. `transactions` may be one path or a list (e.g. monthly exports).
 
     analysis_end: last day of the analysis (inclusive; a Timestamp, date string or Period); transactions
     after it are quarantined as `after_analysis_month`. Raises DataContractError for file-level faults.
+    engine: "auto" (transactions in CSV or Parquet are checked inside DuckDB) or "pandas"; default: the
+    setting intake.engine. workdir: where DuckDB leaves the accepted transactions as Parquet files (they
+    stay there, see IntakeResult.write_transactions); without it they are read into pandas.
     """
     settings = settings or load_settings()
     mapping = load_column_mapping(settings)
     end = _analysis_end(analysis_end)
+    engine = engine or settings["intake"].get("engine", "auto")
+    if engine not in ENGINES:
+        raise ValueError(f"intake engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if isinstance(transactions, str | Path):
         transactions = [transactions]
     jobs = [("transactions", p) for p in transactions]
     jobs += [(t, p) for t, p in (("accounts", accounts), ("service_map", service_map)) if p is not None]
-    results = [_intake_file(read_raw(p), table, mapping, settings, end) for table, p in jobs]
-    return _combine(results, {t for t, _ in jobs})
+    work = Path(workdir) if workdir is not None else None
+    results = [_intake_path(p, table, mapping, settings, end, engine, work) for table, p in jobs]
+    return _combine(results, {"transactions", *(t for t, _ in jobs)})
 
 
 def validate_paths(

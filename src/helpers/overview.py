@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers import transaction_queries
+
 PROFILE_ROWS = {
     "purchase_days": "Purchase days per customer",
     "frequency": "Repeat purchases",
@@ -35,28 +37,24 @@ def rejection_reasons(rejected: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def key_figures(transactions: pd.DataFrame, summary: pd.DataFrame) -> dict:
+def key_figures(transactions: transaction_queries.Source, summary: pd.DataFrame) -> dict:
+    """The headline figures of the prepared data; `transactions`: the accepted transactions' Parquet file
+    (or a DataFrame), read by DuckDB."""
+    seen = transaction_queries.overview(transactions)
     return {
-        "transactions": len(transactions),
+        "transactions": seen["rows"],
         "customers": int(summary["customer_id"].nunique()),
-        "first_date": transactions["date"].min().date(),
-        "last_date": transactions["date"].max().date(),
-        "revenue": float(transactions["amount"].sum()),
-        "refund_rows": int((transactions["amount"] < 0).sum()),
+        "first_date": seen["first_date"].date() if seen["first_date"] is not None else None,
+        "last_date": seen["last_date"].date() if seen["last_date"] is not None else None,
+        "revenue": seen["revenue"],
+        "refund_rows": seen["refund_rows"],
         "repeat_customers": int((summary["frequency"] > 0).sum()),
     }
 
 
-def revenue_by_month(transactions: pd.DataFrame) -> pd.DataFrame:
+def revenue_by_month(transactions: transaction_queries.Source) -> pd.DataFrame:
     """Revenue, rows and active customers per calendar month (months without rows show as zero)."""
-    month = transactions["date"].dt.to_period("M")
-    table = transactions.groupby(month).agg(
-        revenue=("amount", "sum"), rows=("amount", "size"), customers=("customer_id", "nunique")
-    )
-    full = pd.period_range(table.index.min(), table.index.max(), freq="M")
-    table = table.reindex(full, fill_value=0)
-    table.index.name = "month"
-    return table
+    return transaction_queries.revenue_by_month(transactions)
 
 
 def customer_profile(summary: pd.DataFrame, unit_days: float = 7) -> pd.DataFrame:

@@ -4,11 +4,14 @@ processed files every later notebook reads (see helpers.processed for their name
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from helpers import __version__, periods, processed
+from helpers import __version__, paths, periods, processed, transaction_queries
 from helpers.engines import summarise, summarise_calibration_holdout
 from helpers.inputs import InputFiles, resolve_month
 from helpers.intake import IntakeResult, load_inputs
@@ -24,20 +27,28 @@ class PreparedMonth:
     calibration_end: pd.Timestamp | None
     currency: str
     notes: list[str]
+    transactions_file: Path  # the accepted transactions (processed artifact "transactions")
 
 
-def data_currency(transactions: pd.DataFrame, default: str, source) -> str:
+def data_currency(transactions: transaction_queries.Source, default: str, source) -> str:
     """The currency of the amounts: the one named in the data's currency column, else the configured one.
-    Amounts in several currencies cannot be added up, so that stops the run."""
-    if "currency" not in transactions.columns:
-        return default
-    named = sorted({str(v).strip().upper() for v in transactions["currency"].dropna().unique()} - {""})
+    Amounts in several currencies cannot be added up, so that stops the run. `transactions`: the accepted
+    transactions' Parquet file or a DataFrame."""
+    named = transaction_queries.currencies(transactions)
     if len(named) > 1:
         raise ValueError(
             f"{source}: column 'currency' holds several currencies ({', '.join(named)}); amounts in different "
             f"currencies cannot be added up: convert them to one currency before the analysis"
         )
     return named[0] if named else default
+
+
+def latest_month(files: InputFiles, settings: dict) -> str:
+    """The latest complete month in the transactions (their rows checked, as in a run, to find the last day)."""
+    with tempfile.TemporaryDirectory(prefix="workbook-month-") as work:
+        intake = load_inputs(files.transactions, settings=settings, workdir=work)
+        last = transaction_queries.overview(intake.write_transactions(Path(work) / "all.parquet"))["last_date"]
+    return resolve_month("", last)
 
 
 def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Timestamp | None:
@@ -55,27 +66,33 @@ def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "
     reads the accepted transactions from their Parquet file."""
     notes: list[str] = []
     if not month:
-        # the analysis month comes from the data: read once without a cut-off to find the last date
-        first_pass = load_inputs(files.transactions, settings=settings)
-        month = resolve_month("", first_pass.transactions["date"].max())
+        month = latest_month(files, settings)
         notes.append(f"No month was given: the latest complete month in the data is {month}.")
     month = resolve_month(month, None)
     cutoff = periods.month_end(month)
-    intake = load_inputs(
-        files.transactions, files.accounts, files.service_map, analysis_end=cutoff, settings=settings
-    )
-    transactions = intake.transactions
-    if transactions.empty:
+    folder = paths.processed_dir(month)
+    folder.mkdir(parents=True, exist_ok=True)
+    # DuckDB leaves the accepted transactions as Parquet files in a work folder; they become the artifact
+    work = Path(tempfile.mkdtemp(prefix=".intake-", dir=folder))
+    try:
+        intake = load_inputs(
+            files.transactions, files.accounts, files.service_map, analysis_end=cutoff, settings=settings,
+            workdir=work,
+        )
+        accepted = intake.write_transactions(processed.artifact_path(month, "transactions"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seen = transaction_queries.overview(accepted)
+    if seen["rows"] == 0:
         raise ValueError(
             f"{files.transactions}: no transaction is left for {month} after validation; "
             f"see data/processed/{month}/rejected_rows.csv for the reasons"
         )
-    currency = data_currency(transactions, settings["currency"], files.transactions)
+    currency = data_currency(accepted, settings["currency"], files.transactions)
     unit_days = float(settings["summary"]["unit_days"])
-    accepted = processed.write_artifact(transactions, month, "transactions")
     summary = summarise(accepted, cutoff, unit_days=unit_days, engine=engine)
     processed.write_artifact(summary, month, "customer_summary")
-    calibration_end = calibration_end_for(month, int(settings["summary"]["holdout_months"]), transactions["date"].min())
+    calibration_end = calibration_end_for(month, int(settings["summary"]["holdout_months"]), seen["first_date"])
     calibration = None
     if calibration_end is not None:
         calibration = summarise_calibration_holdout(
@@ -102,9 +119,10 @@ def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "
             "unit_days": unit_days,
             "currency": currency,
             "engine": engine,
+            "intake_engines": intake.engines,
             "calibration_end": calibration_end.date().isoformat() if calibration_end is not None else None,
             "version": __version__,
             "prepared_at": dt.datetime.now().isoformat(timespec="seconds"),
         },
     )
-    return PreparedMonth(month, cutoff, intake, summary, calibration, calibration_end, currency, notes)
+    return PreparedMonth(month, cutoff, intake, summary, calibration, calibration_end, currency, notes, accepted)

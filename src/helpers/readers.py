@@ -413,13 +413,16 @@ def _split_native(values: pd.Series, types: tuple[type, ...]) -> tuple[pd.Series
     return native, as_text(values.where(~native))
 
 
-def parse_number(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
+def parse_number(
+    values: pd.Series, decimal: str = ".", *, weights: np.ndarray | None = None, decided: bool = False
+) -> tuple[pd.Series, pd.Series]:
     """Numbers (float64) and the mask of non-blank values that are no numbers.
 
     `decimal` is the file's default decimal separator; a column's own values can overrule it (e.g.
     '12,5' is decimal comma, '1.234' in a decimal-comma column is 1234). A value with both '.' and ','
     uses the last one as decimal separator. Currency signs/codes and spaces are ignored; '(12,50)' and
-    '12,50-' are negative.
+    '12,50-' are negative. `weights`: rows per value when `values` are a column's distinct values (the
+    vote counts rows); `decided`: `decimal` is already the column's (see `number_votes`), no vote.
     """
     blank = is_blank(values)
     if pd.api.types.is_bool_dtype(values.dtype):
@@ -435,6 +438,8 @@ def parse_number(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.S
         text = values.str.strip()
     else:
         native, text = _split_native(values, (int, float, np.integer, np.floating))
+    if not decided:
+        decimal = column_decimal(decimal, *number_votes(text, weights))
     out = _parse_number_text(text, decimal)
     if native.any():
         out = out.where(~native, pd.to_numeric(values.where(native), errors="coerce"))
@@ -443,11 +448,41 @@ def parse_number(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.S
     return out.astype("float64"), bad
 
 
+def _number_text(text: pd.Series) -> pd.Series:
+    """Number text without noise (currency, spaces) and without the signs of a negative ('(12)', '12-')."""
+    t = text.astype("str").str.replace(_NUMBER_NOISE, "", regex=True)
+    return t.str.replace(r"[()]", "", regex=True).str.replace(r"-$", "", regex=True)
+
+
+def number_votes(text: pd.Series, weights: np.ndarray | None = None) -> tuple[int, int]:
+    """The column's own evidence for its decimal separator, in rows: (votes for ',', votes for '.').
+
+    '12,5' can only be decimal comma and '12.5' only decimal point; '1.234' or '1,234' (thousands
+    groups) and plain integers say nothing. `weights`: rows per value (values are distinct values)."""
+    t = _number_text(text)
+    has_comma = t.str.contains(",", regex=False).fillna(False).to_numpy(bool)
+    has_point = t.str.contains(".", regex=False).fillna(False).to_numpy(bool)
+    comma_last = t.str.contains(r",[^.]*$").fillna(False).to_numpy(bool)
+    comma_groups = t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+").fillna(False).to_numpy(bool)
+    point_groups = t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:\.[0-9]{3})+").fillna(False).to_numpy(bool)
+    both = has_comma & has_point
+    comma = (has_comma & ~has_point & ~comma_groups) | (both & comma_last)
+    point = (has_point & ~has_comma & ~point_groups) | (both & ~comma_last)
+    w = np.ones(len(t), dtype="int64") if weights is None else np.asarray(weights, dtype="int64")
+    return int(w[comma].sum()), int(w[point].sum())
+
+
+def column_decimal(default: str, votes_comma: int, votes_point: int) -> str:
+    """The decimal separator of a column: the majority of its own evidence, else the file's default."""
+    if votes_comma == votes_point:
+        return default
+    return "," if votes_comma > votes_point else "."
+
+
 def _parse_number_text(text: pd.Series, decimal: str) -> pd.Series:
     text = text.astype("str")
     negative = text.str.fullmatch(r"\(.*\)").fillna(False) | text.str.endswith("-").fillna(False)
-    t = text.str.replace(_NUMBER_NOISE, "", regex=True)
-    t = t.str.replace(r"[()]", "", regex=True).str.replace(r"-$", "", regex=True)
+    t = _number_text(text)
     has_comma = t.str.contains(",", regex=False).fillna(False)
     has_point = t.str.contains(".", regex=False).fillna(False)
     both = has_comma & has_point
@@ -455,11 +490,6 @@ def _parse_number_text(text: pd.Series, decimal: str) -> pd.Series:
     only_comma, only_point = has_comma & ~has_point, has_point & ~has_comma
     comma_groups = t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+").fillna(False)
     point_groups = t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:\.[0-9]{3})+").fillna(False)
-    # the column's own evidence: '12,5' can only be decimal comma, '12.5' only decimal point
-    votes_comma = int((only_comma & ~comma_groups).sum() + (both & comma_last).sum())
-    votes_point = int((only_point & ~point_groups).sum() + (both & ~comma_last).sum())
-    if votes_comma != votes_point:
-        decimal = "," if votes_comma > votes_point else "."
     multi_comma = t.str.count(",").fillna(0) > 1
     multi_point = t.str.count(r"\.").fillna(0) > 1
     comma_mode = (
@@ -477,19 +507,23 @@ def _parse_number_text(text: pd.Series, decimal: str) -> pd.Series:
     return out.where(~negative, -out.abs())
 
 
-def parse_percent(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
+def parse_percent(
+    values: pd.Series, decimal: str = ".", *, weights: np.ndarray | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Fractions: '12%' / '12 %' -> 0.12, a bare number is taken as the fraction itself."""
     if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
-        return parse_number(values, decimal)
+        return parse_number(values, decimal, weights=weights)
     text = as_text(values)
     percent = text.str.endswith("%").fillna(False).astype(bool)
-    out, bad = parse_number(values.where(~percent, text.str.rstrip("%")), decimal)
+    out, bad = parse_number(values.where(~percent, text.str.rstrip("%")), decimal, weights=weights)
     return out.where(~percent, out / 100.0), bad
 
 
-def parse_int(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
+def parse_int(
+    values: pd.Series, decimal: str = ".", *, weights: np.ndarray | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Whole numbers (Int64); '1.200' in a decimal-comma file is 1200, '12,5' is not whole and fails."""
-    out, bad = parse_number(values, decimal)
+    out, bad = parse_number(values, decimal, weights=weights)
     fraction = out.notna() & (out != out.round())
     out = out.where(~fraction)
     return out.round().astype("Int64"), bad | fraction
@@ -558,14 +592,15 @@ def parse_enum(values: pd.Series) -> pd.Series:
     return text.astype("str")
 
 
-def _on_uniques(values: pd.Series, parse, *args) -> tuple[pd.Series, pd.Series | None]:
+def _on_uniques(values: pd.Series, kind: str, decimal: str) -> tuple[pd.Series, pd.Series | None]:
     """Parse each distinct text once (dates and amounts repeat a lot) and spread the result to the rows."""
     if not isinstance(values.dtype, pd.StringDtype) or len(values) < 1000:
-        return parse(values, *args)
+        return parse_kind(values, kind, decimal)
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     if len(uniques) > len(values) // 2:
-        return parse(values, *args)
-    parsed, bad = parse(pd.Series(uniques, dtype=values.dtype), *args)
+        return parse_kind(values, kind, decimal)
+    rows_per_value = np.bincount(codes, minlength=len(uniques))
+    parsed, bad = parse_kind(pd.Series(uniques, dtype=values.dtype), kind, decimal, weights=rows_per_value)
     parsed = pd.Series(
         parsed.to_numpy()[codes]
         if not isinstance(parsed.dtype, pd.api.extensions.ExtensionDtype)
@@ -581,11 +616,15 @@ def _on_uniques(values: pd.Series, parse, *args) -> tuple[pd.Series, pd.Series |
 def parse_column(values: pd.Series, kind: str, decimal: str = ".") -> tuple[pd.Series, pd.Series | None]:
     """Typed values of one contract column and the mask of unparseable values (None for text kinds)."""
     if kind in ("float", "int", "percent", "date", "bool", "enum"):
-        return _on_uniques(values, _parse_kind, kind, decimal)
-    return _parse_kind(values, kind, decimal)
+        return _on_uniques(values, kind, decimal)
+    return parse_kind(values, kind, decimal)
 
 
-def _parse_kind(values: pd.Series, kind: str, decimal: str) -> tuple[pd.Series, pd.Series | None]:
+def parse_kind(
+    values: pd.Series, kind: str, decimal: str = ".", *, weights: np.ndarray | None = None
+) -> tuple[pd.Series, pd.Series | None]:
+    """Like `parse_column`, for values that may be a column's distinct values with `weights` rows each
+    (only numbers use them: their decimal separator is voted by rows)."""
     if kind in ("id", "text"):
         return as_text(values), None
     if kind == "upper":
@@ -593,11 +632,11 @@ def _parse_kind(values: pd.Series, kind: str, decimal: str) -> tuple[pd.Series, 
     if kind == "enum":
         return parse_enum(values), None
     if kind == "float":
-        return parse_number(values, decimal)
+        return parse_number(values, decimal, weights=weights)
     if kind == "int":
-        return parse_int(values, decimal)
+        return parse_int(values, decimal, weights=weights)
     if kind == "percent":
-        return parse_percent(values, decimal)
+        return parse_percent(values, decimal, weights=weights)
     if kind == "date":
         return parse_date(values)
     if kind == "bool":

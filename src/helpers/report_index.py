@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import __version__, i18n, paths, processed
+from helpers import __version__, i18n, paths, processed, transaction_queries
 from helpers.privacy import safe_text
 
 KEY_FIGURES = "key_figures.json"
@@ -62,11 +62,9 @@ def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str,
         figures["first_purchase"] = str(pd.Timestamp(summary["first_purchase"].min()).date())
         figures["last_purchase"] = str(pd.Timestamp(summary["last_purchase"].max()).date())
     if processed.has_artifact(month, "transactions"):
-        path = processed.artifact_path(month, "transactions")
-        rows = pd.read_parquet(path, columns=["customer_id", "date", "amount"])
-        in_month = rows[rows["date"].dt.to_period("M") == pd.Period(month, freq="M")]
-        figures["revenue_month"] = float(in_month["amount"].sum())
-        figures["active_customers_month"] = int(in_month["customer_id"].nunique())
+        activity = transaction_queries.month_activity(processed.artifact_path(month, "transactions"), month)
+        figures["revenue_month"] = activity["revenue"]
+        figures["active_customers_month"] = activity["customers"]
     if processed.has_artifact(month, "rfm"):
         rfm = processed.read_artifact(month, "rfm")
         total = float(rfm["monetary"].sum())

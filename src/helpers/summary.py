@@ -24,6 +24,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from helpers import duck
+
 SUMMARY_COLUMNS = [
     "customer_id",
     "first_purchase",
@@ -206,7 +208,7 @@ def customer_summary(transactions, observation_end, unit_days: float = 7.0) -> p
     if unit_days <= 0:
         raise ValueError(f"unit_days must be positive, got {unit_days}")
     end = _as_date(observation_end)
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         source, has_cost = _source_sql(con, transactions)
         return _to_frame(con.sql(_summary_sql(_day_table_sql(source, has_cost, None, end), end, float(unit_days))))
@@ -223,7 +225,7 @@ def calibration_holdout_summary(
     and `duration_holdout` (window length in units). Matches lifetimes' calibration_and_holdout_data."""
     cal_end, obs_end = _check_windows(calibration_end, observation_end)
     unit = float(unit_days)
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         source, has_cost = _source_sql(con, transactions)
         calibration = _to_frame(

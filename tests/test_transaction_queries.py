@@ -1,0 +1,72 @@
+"""Figures over the accepted transactions in DuckDB: the same as pandas computes them, from a file or a frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import overview, transaction_queries
+from helpers.preparation import data_currency
+
+
+@pytest.fixture
+def transactions(tmp_path):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.choice([f"C{i}" for i in range(40)], 500),
+            # January and March only: February must show as an empty month
+            "date": pd.to_datetime("2024-01-01")
+            + pd.to_timedelta(rng.choice(np.r_[0:31, 60:91], 500), unit="D"),
+            "amount": np.round(rng.normal(40, 30, 500), 2),
+            "currency": rng.choice(["EUR", None], 500),
+        }
+    )
+    path = tmp_path / "transactions.parquet"
+    frame.to_parquet(path, index=False)
+    return frame, path
+
+
+def test_revenue_by_month_equals_pandas_and_shows_empty_months(transactions):
+    frame, path = transactions
+    table = transaction_queries.revenue_by_month(path)
+    month = frame["date"].dt.to_period("M")
+    expected = frame.groupby(month).agg(
+        revenue=("amount", "sum"), rows=("amount", "size"), customers=("customer_id", "nunique")
+    )
+    assert [str(p) for p in table.index] == ["2024-01", "2024-02", "2024-03"]
+    assert table.loc[pd.Period("2024-02", "M")].tolist() == [0, 0, 0]
+    for period, row in expected.iterrows():
+        assert table.loc[period, "revenue"] == pytest.approx(row["revenue"], rel=1e-12)
+        assert table.loc[period, ["rows", "customers"]].tolist() == [row["rows"], row["customers"]]
+    pd.testing.assert_frame_equal(overview.revenue_by_month(frame), table)
+
+
+def test_key_figures_and_month_activity(transactions):
+    frame, path = transactions
+    summary = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "frequency": [0, 2, 1]})
+    figures = overview.key_figures(path, summary)
+    assert figures["transactions"] == 500
+    assert figures["first_date"] == frame["date"].min().date()
+    assert figures["last_date"] == frame["date"].max().date()
+    assert figures["revenue"] == pytest.approx(frame["amount"].sum(), rel=1e-12)
+    assert figures["refund_rows"] == int((frame["amount"] < 0).sum()) > 0
+    assert figures["repeat_customers"] == 2
+    march = frame[frame["date"].dt.to_period("M") == pd.Period("2024-03", "M")]
+    activity = transaction_queries.month_activity(path, "2024-03")
+    assert activity["revenue"] == pytest.approx(march["amount"].sum(), rel=1e-12)
+    assert activity["customers"] == march["customer_id"].nunique()
+    assert transaction_queries.month_activity(path, "2024-02") == {"revenue": 0.0, "customers": 0}
+
+
+def test_currency_of_a_file(transactions, tmp_path):
+    _, path = transactions
+    assert data_currency(path, "CHF", path) == "EUR"
+    mixed = tmp_path / "mixed.parquet"
+    pd.DataFrame({"amount": [1.0, 2.0], "currency": ["EUR", "USD"]}).to_parquet(mixed)
+    with pytest.raises(ValueError, match="several currencies"):
+        data_currency(mixed, "EUR", mixed)
+    plain = tmp_path / "plain.parquet"
+    pd.DataFrame({"amount": [1.0]}).to_parquet(plain)
+    assert data_currency(plain, "CHF", plain) == "CHF"
