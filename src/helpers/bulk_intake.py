@@ -116,6 +116,20 @@ def _csv_header(path: Path) -> tuple[str, list[str]]:
     return delimiter, header
 
 
+def column_names(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet file as the pandas reader gives them, from its header only."""
+    kind = file_type(path)
+    if kind == "csv" and path.is_file():
+        return [_clean_header(n) for n in _unique_names(_csv_header(path)[1])]
+    if kind == "parquet" and path.is_file():
+        try:
+            schema = pq.read_schema(path)
+        except Exception as exc:
+            raise NotForEngine(f"not a readable Parquet file ({exc})") from exc
+        return [_clean_header(n) for n in _unique_names([str(n) for n in schema.names if n not in _index_columns(schema)])]
+    raise NotForEngine(f"{kind} files are read by the pandas reader")
+
+
 def _line_count(path: Path) -> int:
     lines, last = 0, b""
     with open(path, "rb") as handle:
@@ -147,13 +161,17 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
     return _Source(path, "csv", names, idents, ["VARCHAR"] * len(idents), decimal, "rowid + 2")
 
 
+def _index_columns(schema) -> set[str]:
+    """Columns that hold a stored pandas index: pandas restores them as the index and the reader drops it."""
+    return {c for c in ((schema.pandas_metadata or {}).get("index_columns") or []) if isinstance(c, str)}
+
+
 def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
     try:
         schema = pq.read_schema(path)
     except Exception as exc:  # broken files get the pandas reader's message
         raise NotForEngine(f"not a readable Parquet file ({exc})") from exc
-    # pandas restores a stored index and the reader drops it: so do we
-    index_columns = {c for c in ((schema.pandas_metadata or {}).get("index_columns") or []) if isinstance(c, str)}
+    index_columns = _index_columns(schema)
     described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(str(path))})").fetchall()
     kept = [(name, kind) for name, kind, *_ in described if name not in index_columns]
     unsupported = [f"{name} ({kind})" for name, kind in kept if kind.split("(")[0] not in (*_SUPPORTED_TYPES, "DECIMAL")]

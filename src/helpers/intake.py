@@ -503,14 +503,23 @@ def validate_paths(
     errors: list[str] = []
     for path in paths:
         try:
-            raw = read_raw(path)
-            file_table = table or guess_table(list(raw.frame.columns), mapping)
-            results.append(_intake_file(raw, file_table, mapping, settings, end))
+            file_table = table or guess_table(_header(path), mapping)
+            results.append(_intake_path(path, file_table, mapping, settings, end, settings["intake"]["engine"], None))
         except DataContractError as exc:
             errors.append(str(exc))
     result = _combine(results, {r.table for r in results}) if results else None
     report = _report(result, errors, settings, end)
     return (None if errors else result), report
+
+
+def _header(path: PathLike) -> list[str]:
+    """The file's column names, read without its rows where the format allows (CSV, Parquet)."""
+    from helpers import bulk_intake
+
+    try:
+        return bulk_intake.column_names(Path(path))
+    except bulk_intake.NotForEngine:
+        return list(read_raw(path).frame.columns)
 
 
 def _report(result: IntakeResult | None, errors: list[str], settings: dict, end: pd.Timestamp | None) -> str:
