@@ -44,14 +44,15 @@ def write_artifact(frame: pd.DataFrame, month: str, name: str) -> Path:
     return target
 
 
-def read_artifact(month: str, name: str) -> pd.DataFrame:
+def read_artifact(month: str, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A processed file of `month` (only `columns`, when given: a million-row file reads much faster)."""
     source = artifact_path(month, name)
     if not source.exists():
         raise FileNotFoundError(
             f"{source} does not exist: run the notebooks before this one for month {month} "
             f"(or `workbook run --month {month}`)"
         )
-    return pd.read_parquet(source)
+    return pd.read_parquet(source, columns=columns)
 
 
 def has_artifact(month: str, name: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from helpers import __version__, i18n, paths, processed, transaction_queries
 from helpers.privacy import safe_text
@@ -56,7 +57,9 @@ def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str,
         "available": [name for name in processed.ARTIFACTS if processed.has_artifact(month, name)],
     }
     if processed.has_artifact(month, "customer_summary"):
-        summary = processed.read_artifact(month, "customer_summary")
+        summary = processed.read_artifact(
+            month, "customer_summary", ["customer_id", "total_revenue", "first_purchase", "last_purchase"]
+        )
         figures["customers"] = int(len(summary))
         figures["revenue"] = float(summary["total_revenue"].sum())
         figures["first_purchase"] = str(pd.Timestamp(summary["first_purchase"].min()).date())
@@ -66,7 +69,7 @@ def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str,
         figures["revenue_month"] = activity["revenue"]
         figures["active_customers_month"] = activity["customers"]
     if processed.has_artifact(month, "rfm"):
-        rfm = processed.read_artifact(month, "rfm")
+        rfm = processed.read_artifact(month, "rfm", ["monetary", "abc_class", "rfm_segment"])
         total = float(rfm["monetary"].sum())
         is_a = rfm["abc_class"].astype("object") == "A"
         figures["a_customers"] = int(is_a.sum())
@@ -83,7 +86,7 @@ def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str,
                 "revenue_share": float(by_segment.loc[top, "sum"] / total),
             }
     if processed.has_artifact(month, "cltv"):
-        cltv = processed.read_artifact(month, "cltv")
+        cltv = processed.read_artifact(month, "cltv", ["cltv", "p_alive", "cltv_model"])
         figures["total_cltv"] = float(cltv["cltv"].sum())
         figures["mean_cltv"] = float(cltv["cltv"].mean()) if len(cltv) else 0.0
         figures["median_cltv"] = float(cltv["cltv"].median()) if len(cltv) else 0.0
@@ -93,9 +96,12 @@ def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str,
         figures["cltv_model"] = model_label(models[0]) if len(models) else None
         figures["horizon_months"] = int((settings.get("cltv") or {}).get("horizon_months", 12))
     if processed.has_artifact(month, "clusters"):
-        figures["clusters"] = _counts(processed.read_artifact(month, "clusters"), "cluster_name")
+        figures["clusters"] = _counts(processed.read_artifact(month, "clusters", ["cluster_name"]), "cluster_name")
     if processed.has_artifact(month, "customer_segments"):
-        segments = processed.read_artifact(month, "customer_segments")
+        present = set(pq.read_schema(processed.artifact_path(month, "customer_segments")).names)
+        segments = processed.read_artifact(
+            month, "customer_segments", [c for c in ("quadrant", "service_level") if c in present]
+        )
         figures["quadrants"] = _counts(segments, "quadrant")
         if "service_level" in segments:
             pairs = segments[["quadrant", "service_level"]].astype("object").drop_duplicates("quadrant")
