@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
     from helpers import config, inputs, preparation, runner
 
     settings = config.load_settings(args.config or None)
-    files = inputs.resolve_inputs(args.dataset, args.transactions, args.accounts, args.service_map)
+    files = inputs.resolve_inputs(args.dataset, args.transactions, args.accounts, args.service_map, args.engine)
     if args.from_month or args.to_month:
         if not (args.from_month and args.to_month):
             raise ValueError("--from and --to go together (e.g. --from 2025-01 --to 2025-12)")
@@ -31,13 +31,14 @@ def _run(args: argparse.Namespace) -> int:
     elif args.month:
         months = [inputs.resolve_month(args.month, None)]
     else:
-        months = [preparation.latest_month(files, settings)]
+        months = [preparation.latest_month(files, settings, args.engine)]
         print(f"no --month given: using the latest complete month in the data, {months[0]}")
     for month in months:
         parameters = {
             "month": month,
             "dataset": args.dataset,
-            "transactions_path": str(files.transactions.resolve()),
+            "transactions_path": str(files.transactions.resolve()) if isinstance(files.transactions, Path)
+            else files.transactions,
             "accounts_path": str(files.accounts.resolve()) if files.accounts else "",
             "service_map_path": str(files.service_map.resolve()) if files.service_map else "",
             "config_path": str(Path(settings["_path"]).resolve()),

@@ -246,6 +246,14 @@ def _session(spark_session: SparkSession | None) -> SparkSession:
 # --- sources --------------------------------------------------------------------------------------------
 
 
+def is_remote_source(source) -> bool:
+    """A table name of Spark's catalog or a cluster path (`s3a://...`): nothing this machine opens as a file."""
+    text = str(source)
+    if "://" in text:
+        return not text.startswith("file://")
+    return not os.path.exists(text) and not _is_path(text)
+
+
 def _is_path(source: str) -> bool:
     if "://" in source or "/" in source or "\\" in source or os.path.exists(source):
         return True

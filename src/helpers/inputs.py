@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import paths, periods
+from helpers.engines import is_remote_source
 
 DATASETS = ("agency", "cdnow")
 TABLE_FILES = {"transactions": "transactions", "accounts": "accounts", "service_map": "service_map"}
@@ -18,7 +19,7 @@ _EXTENSIONS = (".csv", ".parquet", ".xlsx", ".txt")
 
 @dataclass(frozen=True)
 class InputFiles:
-    transactions: Path
+    transactions: Path | str  # str: a table name or cluster path that Spark reads (engine spark)
     accounts: Path | None
     service_map: Path | None
 
@@ -39,9 +40,14 @@ def resolve_inputs(
     transactions_path: str | Path | None = "",
     accounts_path: str | Path | None = "",
     service_map_path: str | Path | None = "",
+    engine: str = "duckdb",
 ) -> InputFiles:
-    """Explicit paths win; empty ones fall back to the bundled data set's files."""
-    if transactions_path:
+    """Explicit paths win; empty ones fall back to the bundled data set's files. With engine spark the
+    transactions may also be a table name of Spark's catalog or a cluster path (`s3a://...`)."""
+    if transactions_path and engine == "spark" and is_remote_source(transactions_path):
+        transactions: Path | str = str(transactions_path)
+        directory = None
+    elif transactions_path:
         transactions = Path(transactions_path)
         directory = None
     else:
@@ -54,8 +60,9 @@ def resolve_inputs(
                 f"no transactions file in {directory}: run `workbook sample-data` (or `make run`) to prepare "
                 f"the bundled data, or give --transactions PATH"
             )
-    if not transactions.exists():
-        raise FileNotFoundError(f"{transactions}: transactions file not found")
+    if isinstance(transactions, Path) and not transactions.exists():
+        hint = "" if engine == "spark" else " (a table name or cluster path needs --engine spark)"
+        raise FileNotFoundError(f"{transactions}: transactions file not found{hint}")
 
     def optional(explicit, table):
         if explicit:

@@ -65,7 +65,9 @@ class IntakeResult:
     rejected: pd.DataFrame
     counts: pd.DataFrame
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
-    engines: dict[str, str] = field(default_factory=dict)  # source file -> "duckdb" or "pandas (why)"
+    engines: dict[str, str] = field(default_factory=dict)  # source file -> "duckdb", "spark" or "pandas (why)"
+    # (table, reason) -> rows rejected but not listed in `rejected` (a warehouse table's rows after the month)
+    unlisted_rejections: dict[tuple[str, str], int] = field(default_factory=dict)
     _transactions: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -109,6 +111,20 @@ class IntakeResult:
                     )
         temporary.replace(target)
         return target
+
+    def merged(self, other: IntakeResult) -> IntakeResult:
+        """This result and another one's files together (e.g. a warehouse table and local account files)."""
+        frames = [r for r in (self.rejected, other.rejected) if not r.empty]
+        return IntakeResult(
+            transaction_parts=[*self.transaction_parts, *other.transaction_parts],
+            accounts=self.accounts if self.accounts is not None else other.accounts,
+            service_map=self.service_map if self.service_map is not None else other.service_map,
+            rejected=pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [self.rejected])[0],
+            counts=pd.concat([self.counts, other.counts], ignore_index=True),
+            ignored_columns={**other.ignored_columns, **self.ignored_columns},
+            engines={**self.engines, **other.engines},
+            unlisted_rejections={**self.unlisted_rejections, **other.unlisted_rejections},
+        )
 
     def write_rejected(self, path: PathLike) -> Path:
         """Write the rejected rows as CSV (UTF-8, comma), e.g. data/processed/<YYYY-MM>/rejected_rows.csv."""

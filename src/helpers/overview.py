@@ -27,14 +27,24 @@ def intake_table(counts: pd.DataFrame) -> pd.DataFrame:
     return table.set_index("table")
 
 
-def rejection_reasons(rejected: pd.DataFrame) -> pd.DataFrame:
-    """Rejected rows counted by table and reason, largest first, with one example line each."""
-    if rejected.empty:
-        return pd.DataFrame(columns=["table", "reason", "rows", "example_row"])
-    grouped = rejected.groupby(["table", "reason"], sort=False)
-    table = grouped.size().rename("rows").to_frame()
-    table["example_row"] = grouped["source_row"].first()
-    return table.reset_index().sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
+def rejection_reasons(rejected: pd.DataFrame, unlisted: dict[tuple[str, str], int] | None = None) -> pd.DataFrame:
+    """Rejected rows counted by table and reason, largest first, with one example line each. `unlisted`:
+    (table, reason) -> rows counted but not listed (a warehouse table's rows after the month; no example)."""
+    columns = ["table", "reason", "rows", "example_row"]
+    parts = []
+    if not rejected.empty:
+        grouped = rejected.groupby(["table", "reason"], sort=False)
+        table = grouped.size().rename("rows").to_frame()
+        table["example_row"] = grouped["source_row"].first()
+        parts.append(table.reset_index())
+    if unlisted:
+        parts.append(pd.DataFrame(
+            [{"table": t, "reason": r, "rows": n, "example_row": pd.NA} for (t, r), n in unlisted.items()]
+        ))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(parts, ignore_index=True)[columns]
+    return table.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def key_figures(transactions: transaction_queries.Source, summary: pd.DataFrame) -> dict:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import __version__, paths, periods, processed, transaction_queries
-from helpers.engines import summarise, summarise_calibration_holdout
+from helpers.config import load_column_mapping
+from helpers.engines import is_remote_source, summarise, summarise_calibration_holdout
 from helpers.inputs import InputFiles, resolve_month
 from helpers.intake import IntakeResult, load_inputs
 
@@ -43,8 +44,17 @@ def data_currency(transactions: transaction_queries.Source, default: str, source
     return named[0] if named else default
 
 
-def latest_month(files: InputFiles, settings: dict) -> str:
+def latest_month(files: InputFiles, settings: dict, engine: str = "duckdb") -> str:
     """The latest complete month in the transactions (their rows checked, as in a run, to find the last day)."""
+    if engine == "spark" and is_remote_source(files.transactions):
+        from pyspark.sql import functions as F
+
+        from helpers import warehouse_intake
+
+        accepted, _ = warehouse_intake.check_table(
+            str(files.transactions), load_column_mapping(settings), settings, None
+        )
+        return resolve_month("", accepted.agg(F.max("date")).collect()[0][0])
     with tempfile.TemporaryDirectory(prefix="workbook-month-") as work:
         intake = load_inputs(files.transactions, settings=settings, workdir=work)
         last = transaction_queries.overview(intake.write_transactions(Path(work) / "all.parquet"))["last_date"]
@@ -63,25 +73,41 @@ def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Times
 def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "duckdb") -> PreparedMonth:
     """Validate the inputs for `month` (empty: the latest complete month), write the processed files, and
     condense the accepted transactions into the customer summary on `engine` (duckdb or spark), which
-    reads the accepted transactions from their Parquet file."""
+    reads the accepted transactions from their Parquet file. With engine spark and a table name or a
+    cluster path as the transactions, Spark also checks the rows (helpers.warehouse_intake)."""
     notes: list[str] = []
     if not month:
-        month = latest_month(files, settings)
+        month = latest_month(files, settings, engine)
         notes.append(f"No month was given: the latest complete month in the data is {month}.")
     month = resolve_month(month, None)
     cutoff = periods.month_end(month)
     folder = paths.processed_dir(month)
     folder.mkdir(parents=True, exist_ok=True)
-    # DuckDB leaves the accepted transactions as Parquet files in a work folder; they become the artifact
-    work = Path(tempfile.mkdtemp(prefix=".intake-", dir=folder))
-    try:
-        intake = load_inputs(
-            files.transactions, files.accounts, files.service_map, analysis_end=cutoff, settings=settings,
-            workdir=work,
+    target = processed.artifact_path(month, "transactions")
+    if engine == "spark" and is_remote_source(files.transactions):
+        from helpers import warehouse_intake
+
+        # the rows are checked and condensed in Spark; only the accepted rows' contract columns come here
+        accepted_rows, intake = warehouse_intake.check_table(
+            str(files.transactions), load_column_mapping(settings), settings, cutoff
         )
-        accepted = intake.write_transactions(processed.artifact_path(month, "transactions"))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        intake = intake.merged(
+            load_inputs([], files.accounts, files.service_map, analysis_end=cutoff, settings=settings)
+        )
+        accepted = warehouse_intake.write_accepted(accepted_rows, target)
+        summary_source = accepted_rows
+    else:
+        # DuckDB leaves the accepted transactions as Parquet files in a work folder; they become the artifact
+        work = Path(tempfile.mkdtemp(prefix=".intake-", dir=folder))
+        try:
+            intake = load_inputs(
+                files.transactions, files.accounts, files.service_map, analysis_end=cutoff, settings=settings,
+                workdir=work,
+            )
+            accepted = intake.write_transactions(target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        summary_source = accepted
     seen = transaction_queries.overview(accepted)
     if seen["rows"] == 0:
         raise ValueError(
@@ -90,13 +116,13 @@ def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "
         )
     currency = data_currency(accepted, settings["currency"], files.transactions)
     unit_days = float(settings["summary"]["unit_days"])
-    summary = summarise(accepted, cutoff, unit_days=unit_days, engine=engine)
+    summary = summarise(summary_source, cutoff, unit_days=unit_days, engine=engine)
     processed.write_artifact(summary, month, "customer_summary")
     calibration_end = calibration_end_for(month, int(settings["summary"]["holdout_months"]), seen["first_date"])
     calibration = None
     if calibration_end is not None:
         calibration = summarise_calibration_holdout(
-            accepted, calibration_end, cutoff, unit_days=unit_days, engine=engine
+            summary_source, calibration_end, cutoff, unit_days=unit_days, engine=engine
         )
         processed.write_artifact(calibration, month, "calibration_holdout")
     else:

@@ -1,0 +1,152 @@
+"""A transactions table read by Spark as the input of the month (`--engine spark --transactions TABLE`): the
+rows are checked in Spark with the file intake's reasons, the summary is condensed in Spark, and the result
+equals the DuckDB path on the same rows written as a file.
+
+One local SparkSession for the module; skipped without pyspark or Java 17+, except when CI is set."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import engines, processed
+from helpers.config import load_column_mapping, load_settings
+from helpers.contract import DataContractError
+from helpers.inputs import InputFiles, resolve_inputs
+from helpers.intake import load_inputs
+from helpers.preparation import prepare_month
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning"),
+]
+
+END = pd.Timestamp("2024-06-30")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    reason = engines.spark_unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test the Spark engine: {reason}")
+        pytest.skip(reason)
+    session = engines.local_spark_session()
+    yield session
+    engines.stop_local_spark_session()
+
+
+@pytest.fixture(scope="module")
+def table_rows() -> pd.DataFrame:
+    """A typed table with the faults a warehouse can hold: missing and blank ids, missing dates and amounts,
+    an infinite amount, refunds, rows after the month, and an exact repeat."""
+    rng = np.random.default_rng(11)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "kunde": rng.choice([f"C{i}" for i in range(60)], n).astype(object),
+            "date": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 600, n), unit="D"),
+            "amount": np.round(rng.normal(60, 50, n), 2),
+            "cost": np.round(rng.uniform(0, 20, n), 2),
+            "channel": rng.choice(["web", "shop"], n).astype(object),
+        }
+    )
+    frame.loc[[1, 2], "kunde"] = [None, "  "]
+    frame.loc[3, "date"] = pd.NaT
+    frame.loc[[4, 5], "amount"] = [np.nan, np.inf]
+    frame = pd.concat([frame, frame.iloc[[10, 10, 20]]], ignore_index=True)
+    return frame
+
+
+@pytest.fixture
+def settings(tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("transactions:\n  kunde: customer_id\n", encoding="utf-8")
+    value = copy.deepcopy(load_settings())
+    value["intake"]["column_mapping"] = str(mapping)
+    value["_dir"] = str(tmp_path)
+    return value
+
+
+def _reason_counts(result) -> dict[str, int]:
+    counts = result.rejected["reason"].value_counts().to_dict()
+    for (_, reason), rows in result.unlisted_rejections.items():
+        counts[reason] = counts.get(reason, 0) + rows
+    return counts
+
+
+@pytest.mark.parametrize("refunds", ["net", "quarantine"])
+def test_spark_checks_a_table_like_duckdb_checks_the_same_rows(spark, table_rows, settings, tmp_path, refunds):
+    from helpers import warehouse_intake
+
+    settings["intake"]["refunds"] = refunds
+    spark.createDataFrame(table_rows).createOrReplaceTempView("sales_transactions")
+    accepted, by_spark = warehouse_intake.check_table(
+        "sales_transactions", load_column_mapping(settings), settings, END, spark
+    )
+    path = tmp_path / "same_rows.parquet"
+    table_rows.to_parquet(path, index=False)
+    by_duckdb = load_inputs(path, analysis_end=END, settings=settings)
+    assert by_duckdb.engines[str(path)] == "duckdb"
+
+    assert _reason_counts(by_spark) == _reason_counts(by_duckdb)
+    assert by_spark.counts[["read", "accepted", "rejected"]].to_numpy().tolist() == (
+        by_duckdb.counts[["read", "accepted", "rejected"]].to_numpy().tolist()
+    )
+    ours = accepted.toPandas().sort_values(["customer_id", "date", "amount"]).reset_index(drop=True)
+    reference = by_duckdb.transactions.sort_values(["customer_id", "date", "amount"]).reset_index(drop=True)
+    assert ours["customer_id"].tolist() == reference["customer_id"].tolist()
+    assert (ours["date"].to_numpy("datetime64[us]") == reference["date"].to_numpy("datetime64[us]")).all()
+    np.testing.assert_allclose(ours["amount"], reference["amount"], rtol=0, atol=0)
+    np.testing.assert_allclose(ours["cost"], reference["cost"], rtol=0, atol=0)
+    listed = by_spark.rejected
+    assert "after_analysis_month" not in set(listed["reason"])  # counted, not listed
+    assert listed["source_row"].isna().all()
+    missing = listed[listed["reason"] == "missing_customer_id"]
+    assert missing["column"].tolist() == ["kunde", "kunde"] and '"channel"' in missing["raw"].iloc[0]
+
+
+def test_a_month_prepared_from_a_table_equals_the_month_prepared_from_the_file(
+    spark, table_rows, settings, tmp_path, monkeypatch
+):
+    spark.createDataFrame(table_rows).createOrReplaceTempView("sales_transactions")
+    path = tmp_path / "same_rows.parquet"
+    table_rows.to_parquet(path, index=False)
+    monkeypatch.setenv("WORKBOOK_ROOT", str(tmp_path / "by_duckdb"))
+    by_duckdb = prepare_month(InputFiles(path, None, None), "2024-06", settings, "duckdb")
+    monkeypatch.setenv("WORKBOOK_ROOT", str(tmp_path / "by_spark"))
+    files = resolve_inputs("agency", "sales_transactions", "", "", engine="spark")
+    assert files.transactions == "sales_transactions"
+    by_spark = prepare_month(files, "2024-06", settings, "spark")
+
+    assert by_spark.intake.engines == {"sales_transactions": "spark"}
+    pd.testing.assert_frame_equal(
+        by_spark.summary[["customer_id", "frequency", "recency", "T", "purchase_days"]],
+        by_duckdb.summary[["customer_id", "frequency", "recency", "T", "purchase_days"]],
+    )
+    np.testing.assert_allclose(by_spark.summary["total_revenue"], by_duckdb.summary["total_revenue"], rtol=1e-9)
+    np.testing.assert_allclose(
+        by_spark.calibration["frequency_holdout"], by_duckdb.calibration["frequency_holdout"], rtol=0
+    )
+    here = pd.read_parquet(processed.artifact_path("2024-06", "transactions"))  # WORKBOOK_ROOT: by_spark
+    assert len(here) == int(by_duckdb.intake.counts["accepted"].sum())
+    assert str(here["date"].dtype).startswith("datetime64")
+
+
+def test_a_table_without_a_required_column_names_the_table_and_the_fix(spark, table_rows, settings):
+    from helpers import warehouse_intake
+
+    spark.createDataFrame(table_rows.drop(columns="amount")).createOrReplaceTempView("no_amount")
+    with pytest.raises(DataContractError, match=r"transactions table no_amount: required column\(s\) 'amount'"):
+        warehouse_intake.check_table("no_amount", load_column_mapping(settings), settings, END, spark)
+
+
+def test_a_table_name_needs_the_spark_engine():
+    with pytest.raises(FileNotFoundError, match="needs --engine spark"):
+        resolve_inputs("agency", "sales.transactions", "", "")
+    assert resolve_inputs("agency", "s3a://bucket/sales/", "", "", engine="spark").transactions == "s3a://bucket/sales/"
+    assert engines.is_remote_source("sales.transactions") and not engines.is_remote_source("data/x.parquet")
