@@ -53,3 +53,18 @@ def test_a_stale_optional_artifact_is_removed_when_that_input_is_gone(workbook_r
     assert processed.has_artifact("2025-06", "accounts")
     prepare_month(resolve_inputs("agency", small_agency_dir / "transactions.csv"), "2025-06", settings)
     assert not processed.has_artifact("2025-06", "accounts")
+
+
+def test_rejection_reasons_count_listed_and_unlisted_rows():
+    from helpers.overview import rejection_reasons
+
+    rejected = pd.DataFrame(
+        {"table": ["transactions"] * 3, "reason": ["duplicate_row", "unparseable_date", "duplicate_row"],
+         "source_row": [4, 7, 9]}
+    )
+    table = rejection_reasons(rejected, {("transactions", "after_analysis_month"): 120})
+    assert table[["reason", "rows"]].values.tolist() == [
+        ["after_analysis_month", 120], ["duplicate_row", 2], ["unparseable_date", 1]
+    ]
+    assert table["example_row"].tolist()[1:] == [4, 7] and pd.isna(table["example_row"].iloc[0])
+    assert rejection_reasons(rejected.iloc[:0]).empty
