@@ -1,5 +1,5 @@
 """DuckDB connections set up alike everywhere: in-memory, and without the progress bar, which would
-otherwise fill notebook outputs and run logs with bars."""
+otherwise fill terminal output and run logs with bars."""
 
 from __future__ import annotations
 
@@ -8,5 +8,8 @@ import duckdb
 
 def connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass  # in a Jupyter kernel without ipywidgets DuckDB draws no bar and refuses the setting
     return con
