@@ -85,3 +85,46 @@ def test_no_excel_workbook_above_the_row_limit(workbook_root):
     assert files.xlsx is None and files.csv.exists()
     assert "no Excel workbook" in files.describe(3, "2025-12")
     assert len(crm_export.read_csv(files.csv)) == 3
+
+
+def _awkward_export() -> pd.DataFrame:
+    """Export rows with texts that need quotes (comma, quote, line break), umlauts, empty and missing
+    texts, and numbers large, tiny, negative zero, whole and missing."""
+    texts = ["plain", "", "Müller, Söhne & Co", 'the "best" client', "two\nlines", " spaced ", "ÄÖÜß €", "NULL",
+             "nan", "#1"]
+    numbers = [12.0, 0.1, 1e-05, 123456.78, float("nan"), 1e16, 0.0001, -0.0, 2.5, 1 / 3]
+    export = pd.DataFrame({c: texts for c in crm_export.TEXT_COLUMNS})
+    for position, column in enumerate(c for c in crm_export.EXPORT_COLUMNS if c not in crm_export.TEXT_COLUMNS):
+        export[column] = numbers[position:] + numbers[:position]
+    export["customer_id"] = [f"C{i}" for i in range(len(export))]
+    export.loc[3, "name"] = None
+    return export[crm_export.EXPORT_COLUMNS]
+
+
+def test_csv_is_what_pandas_writes_and_reads_back(tmp_path):
+    export = _awkward_export()
+    written = crm_export.write_csv(export, tmp_path / "segments.csv")
+    # the file pandas' to_csv wrote before DuckDB took over: Excel and the CRM import see no change
+    export.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    assert written.read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    assert written.read_bytes().startswith(b"\xef\xbb\xbfcustomer_id,name,")
+    expected = export.assign(name=export["name"].fillna(""))
+    pd.testing.assert_frame_equal(crm_export.read_csv(written), expected, check_exact=True, check_dtype=False)
+    assert not list(tmp_path.glob("*.body"))
+
+
+def test_csv_quotes_a_bare_carriage_return(tmp_path):
+    export = _awkward_export()
+    export.loc[2, "reasons"] = "old\rMac line break"
+    written = crm_export.write_csv(export, tmp_path / "segments.csv")
+    assert b',"old\rMac line break"\n' in written.read_bytes()
+    expected = export.assign(name=export["name"].fillna(""))
+    pd.testing.assert_frame_equal(crm_export.read_csv(written), expected, check_exact=True, check_dtype=False)
+
+
+def test_csv_of_other_columns_is_written_by_pandas(tmp_path):
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "active": [True, False],
+                          "since": pd.to_datetime(["2025-01-02", "2025-03-04"])})
+    crm_export.write_csv(frame, tmp_path / "other.csv")
+    frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    assert (tmp_path / "other.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()

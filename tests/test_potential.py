@@ -296,3 +296,74 @@ def test_cltv_headroom_counts_only_while_the_customer_is_alive():
     assert table.loc["1", "cltv_headroom"] == pytest.approx(90.0 * 0.95)
     assert table.loc["2", "cltv_headroom"] == pytest.approx(90.0 * 0.25)
     assert table.loc["1", "upsell_score"] > table.loc["2", "upsell_score"]
+
+
+def _revenue_spec(transactions: pd.DataFrame, ids: pd.Index, as_of) -> pd.Series:
+    """Revenue of the last 12 months as written down: the amounts after the day 12 months before, up to
+    23:59 of the last day, summed per customer id (as text) with pandas; 0 without any."""
+    dates = pd.to_datetime(transactions["date"])
+    end = pd.Timestamp(as_of).normalize() if as_of is not None else dates.max().normalize()
+    window = transactions[(dates > end - pd.DateOffset(months=12)) & (dates <= end + pd.Timedelta(hours=23, minutes=59))]
+    revenue = window.groupby(window["customer_id"].astype(str))["amount"].sum()
+    return revenue.reindex(ids, fill_value=0.0).astype("float64")
+
+
+def test_revenue_of_12_months_from_a_frame_or_a_parquet_file(tmp_path):
+    rng = np.random.default_rng(11)
+    n = 20_000
+    customers = [f"C{i:04d}" for i in range(400)]
+    transactions = pd.DataFrame({
+        "customer_id": rng.choice([*customers, "not in the summary"], size=n),
+        "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 730 * 24 * 60, size=n), unit="min"),
+        # cents of all sizes, in an order that makes the sums depend on how they are added up
+        "amount": np.round(rng.lognormal(3, 3, size=n) * rng.choice([1, -1, 1, 1], size=n), 2),
+        "order_id": [f"O{i}" for i in range(n)],
+    })
+    transactions.loc[rng.random(n) < 0.01, "amount"] = np.nan
+    # the window's edges: the day 12 months before is out, 23:59 of the last day in, 23:59:30 out
+    edges = pd.DataFrame({"customer_id": "C0000", "amount": [1000.0, 2000.0, 4000.0, 8000.0, 16000.0],
+                          "date": pd.to_datetime(["2024-06-30 12:00:00", "2024-07-01 00:00:00", "2025-06-30 23:59:00",
+                                                  "2025-06-30 23:59:30", "2025-07-01 00:00:00"]), "order_id": "edge"})
+    transactions = pd.concat([transactions, edges], ignore_index=True)
+    path = tmp_path / "transactions.parquet"
+    transactions.to_parquet(path, index=False)
+    ids = pd.Index([*customers[::-1], "C9998", "C9999"], name="customer_id")  # two without a transaction
+    for as_of in ("2025-06-30", "2024-09-15", None):
+        expected = _revenue_spec(transactions, ids, as_of)
+        for source in (transactions, path, str(path)):
+            got = potential.trailing_12m(source, ids, as_of)
+            pd.testing.assert_series_equal(got, expected, check_exact=True, check_names=False)
+    assert potential.trailing_12m(transactions.iloc[:0], ids, None).eq(0.0).all()
+    transactions.iloc[:0].to_parquet(tmp_path / "none.parquet", index=False)
+    assert potential.trailing_12m(tmp_path / "none.parquet", ids, None).eq(0.0).all()
+
+
+def test_scores_from_a_transactions_file_equal_those_from_the_frame(tmp_path):
+    inputs = hand_made()
+    path = tmp_path / "transactions.parquet"
+    inputs.transactions.to_parquet(path, index=False)
+    from_frame = potential.score_customers(inputs, SETTINGS).table
+    inputs.transactions = path
+    pd.testing.assert_frame_equal(potential.score_customers(inputs, SETTINGS).table, from_frame)
+
+
+def test_top_opportunities_are_the_develop_then_expand_customers_by_potential():
+    rng = np.random.default_rng(4)
+    n = 3000
+    table = pd.DataFrame({
+        "customer_id": [f"C{i}" for i in range(n)],
+        "quadrant_key": rng.choice(list(potential.QUADRANT_POSITIONS), size=n),
+        "likely_lost": rng.random(n) < 0.1,
+        "upsell_score": rng.choice([40.0, 60.0, 75.5, 90.0], size=n),  # many ties, broken by the next keys
+        "growth_score": rng.choice([10.0, 55.0, np.nan], size=n),
+        "revenue_12m": rng.choice([0.0, 100.0, 2500.0], size=n),
+    }, index=pd.RangeIndex(10, 10 + n))
+    result = potential.PotentialResult(table=table)
+    spec = table[table["quadrant_key"].isin(["develop", "expand"]) & ~table["likely_lost"]]
+    spec = spec.assign(_order=spec["quadrant_key"].eq("expand").astype(int)).sort_values(
+        ["_order", "upsell_score", "growth_score", "revenue_12m"], ascending=[True, False, False, False],
+        kind="stable").drop(columns="_order")
+    for n_top in (15, 0, len(spec) + 5):
+        pd.testing.assert_frame_equal(potential.top_opportunities(result, n_top), spec.head(n_top))
+    maintain = potential.top_opportunities(result, 5, quadrants=("maintain",))
+    assert set(maintain["quadrant_key"]) == {"maintain"} and not maintain["likely_lost"].any()

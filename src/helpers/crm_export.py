@@ -13,13 +13,15 @@ Excel shows umlauts right) and ``customer_segments.xlsx`` in a folder the caller
 
 from __future__ import annotations
 
+import codecs
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from helpers import processed
+from helpers import duck, processed
 
 EXPORT_COLUMNS: list[str] = [
     "customer_id",
@@ -46,16 +48,24 @@ class CustomersLostError(AssertionError):
     """Customers went missing (or were duplicated) between the summary and the export."""
 
 
-def _by_customer(table: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
-    """``table`` indexed by customer_id (text) with ``columns`` (missing columns -> empty)."""
+def _by_customer(table: pd.DataFrame | None, columns: list[str], ids: pd.Index | None = None) -> pd.DataFrame:
+    """``table`` indexed by customer_id (text) with ``columns`` (missing columns -> empty), each customer
+    once; in the order of ``ids`` when given (customers not in ``table`` empty)."""
     if table is None or table.empty or "customer_id" not in table:
-        return pd.DataFrame(columns=columns, index=pd.Index([], name="customer_id", dtype=str))
-    frame = table.assign(customer_id=table["customer_id"].astype(str)).drop_duplicates("customer_id")
-    frame = frame.set_index("customer_id")
-    return frame.reindex(columns=columns)
+        frame = pd.DataFrame(columns=columns, index=pd.Index([], name="customer_id", dtype=str))
+        return frame if ids is None else frame.reindex(ids)
+    frame = table.assign(customer_id=table["customer_id"].astype(str)).set_index("customer_id")
+    # The tables of a month list the summary's customers in its order: then there is nothing to drop
+    # or look up, which at a million customers saves seconds.
+    if not (ids is not None and frame.index.equals(ids) and ids.is_unique):
+        frame = frame[~frame.index.duplicated()]
+    frame = frame.reindex(columns=columns)
+    return frame if ids is None else frame.reindex(ids)
 
 
 def _text(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.StringDtype):  # text already: only the missing ones become ""
+        return series.fillna("").astype(str)
     return series.astype("object").where(series.notna(), "").astype(str)
 
 
@@ -75,24 +85,24 @@ def build_export(
     unknown numbers empty (NaN)."""
     ids = pd.Index(summary["customer_id"].astype(str), name="customer_id")
     out = pd.DataFrame(index=ids)
-    names = _by_customer(accounts, ["name"])["name"].reindex(ids)
+    names = _by_customer(accounts, ["name"], ids)["name"]
     out["name"] = _text(names)
-    rfm_part = _by_customer(rfm, ["rfm_segment", "abc_class"]).reindex(ids)
+    rfm_part = _by_customer(rfm, ["rfm_segment", "abc_class"], ids)
     out["rfm_segment"] = _text(rfm_part["rfm_segment"])
     out["abc_class"] = _text(rfm_part["abc_class"])
-    cltv_part = _by_customer(cltv, ["cltv", "p_alive"]).reindex(ids)
+    cltv_part = _by_customer(cltv, ["cltv", "p_alive"], ids)
     out["cltv"] = pd.to_numeric(cltv_part["cltv"], errors="coerce").astype("float64").round(2)
     out["p_alive"] = pd.to_numeric(cltv_part["p_alive"], errors="coerce").astype("float64").round(4)
-    out["cluster_name"] = _text(_by_customer(clusters, ["cluster_name"])["cluster_name"].reindex(ids))
+    out["cluster_name"] = _text(_by_customer(clusters, ["cluster_name"], ids)["cluster_name"])
     if maturity is not None and not maturity.empty:
         frame = maturity.reset_index() if "customer_id" not in maturity else maturity
-        values = _by_customer(frame, ["funnel_maturity"])["funnel_maturity"].reindex(ids)
+        values = _by_customer(frame, ["funnel_maturity"], ids)["funnel_maturity"]
         out["funnel_maturity"] = pd.to_numeric(values, errors="coerce").astype("float64").round(1)
     else:
         out["funnel_maturity"] = np.nan
     part = _by_customer(
-        potential, ["upsell_score", "growth_score", "quadrant", "service_level", "next_action", "reasons"]
-    ).reindex(ids)
+        potential, ["upsell_score", "growth_score", "quadrant", "service_level", "next_action", "reasons"], ids
+    )
     out["upsell_score"] = pd.to_numeric(part["upsell_score"], errors="coerce").astype("float64").round(1)
     out["growth_score"] = pd.to_numeric(part["growth_score"], errors="coerce").astype("float64").round(1)
     for column in ("quadrant", "service_level", "next_action", "reasons"):
@@ -149,10 +159,47 @@ class ExportFiles:
 
 
 def write_csv(export: pd.DataFrame, path: Path) -> Path:
-    """CSV in UTF-8 with byte-order mark (Excel reads umlauts right), comma-separated, decimal point."""
+    """CSV in UTF-8 with byte-order mark (Excel reads umlauts right), comma-separated, decimal point.
+
+    The file is the one pandas' ``to_csv`` writes: numbers in the shortest form that reads back exactly
+    (``12.0``, ``0.1``, ``1e-05``), missing numbers and empty texts as empty fields, quotes only around
+    texts with a comma, quote or line break; a text with a bare carriage return is quoted too (pandas
+    left it bare, which split the row for readers). DuckDB writes it in seconds where pandas takes
+    a quarter of a minute at a million rows; columns other than texts and numbers are left to pandas."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    export.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    columns = list(export.columns)
+    text = {c for c in columns if pd.api.types.is_string_dtype(export[c])}
+    numbers = {c for c in columns if pd.api.types.is_numeric_dtype(export[c]) and not pd.api.types.is_bool_dtype(export[c])}
+    if len(text | numbers) < len(columns):  # dates, booleans: DuckDB would write them unlike pandas
+        export.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        return path
+    # DuckDB writes a missing value as an empty field but an empty text as "": make the empty texts missing
+    select = ", ".join(f"NULLIF({_quoted(c)}, '') AS {_quoted(c)}" if c in text else _quoted(c) for c in columns)
+    body = path.with_name(path.name + ".body")
+    try:
+        with duck.connect() as con:
+            con.register("export_rows", export)
+            con.execute(
+                f"COPY (SELECT {select} FROM export_rows) TO '{_sql_text(body.as_posix())}' "
+                # COMMENT '': no comment character, else DuckDB quotes every text with a #
+                "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\n', COMMENT '')"
+            )
+        with open(path, "wb") as target, open(body, "rb") as source:
+            target.write(codecs.BOM_UTF8)
+            shutil.copyfileobj(source, target, length=16 * 1024 * 1024)
+    finally:
+        body.unlink(missing_ok=True)
     return path
+
+
+def _quoted(name: str) -> str:
+    """A column name as a SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _sql_text(text: str) -> str:
+    """Text inside a SQL string literal."""
+    return text.replace("'", "''")
 
 
 def write_xlsx(export: pd.DataFrame, path: Path, sheet: str = "customer_segments") -> Path:
