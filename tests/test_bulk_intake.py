@@ -211,3 +211,9 @@ def test_accepted_rows_stay_in_a_parquet_file_and_several_files_are_joined_in_or
     assert written["customer_id"].tolist() == ["C1", "C2", "C3"]
     assert str(written["date"].dtype) == "datetime64[ns]"
     assert result.counts["read"].tolist() == [2, 1]
+
+
+def test_sql_strips_exactly_the_characters_python_strips():
+    from helpers.bulk_intake import PY_WHITESPACE
+
+    assert PY_WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())

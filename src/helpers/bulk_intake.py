@@ -43,7 +43,10 @@ from helpers.readers import (
 TABLE = "transactions"
 ROW = "__source_row"
 # what Python's str.strip() removes, so that SQL's trim() strips identifiers exactly like pandas
-PY_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+PY_WHITESPACE = (  # every character c with c.isspace() (a test checks it against this Python)
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _HEAD_BYTES = 64 * 1024
 _NO_NULL = "\x01"  # CSV null string that never occurs: empty fields stay '' as in pandas (keep_default_na=False)
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
@@ -380,13 +383,13 @@ def check_file(
             if join is not None:
                 joins.append(join)
 
-        # typed values first (each expression once), then the reasons over them
+        # typed values in a subquery (each expression once), the reasons over them
         columns = [f"{sql} AS {_quote('v_' + name)}" for name, sql in typed.items()]
         columns += [f"{sql} AS {_quote('b_' + name)}" for name, sql in bad.items()]
         raw_columns = ", ".join(f"raw.{ident}" for ident in source.idents)
-        con.execute(
-            f"CREATE TABLE typed AS SELECT {raw_columns}, raw.{source.row_number} AS {ROW}, {', '.join(columns)} "
-            f"FROM raw {' '.join(joins)}"
+        typed_rows = (
+            f"SELECT {raw_columns}, raw.{source.row_number} AS {ROW}, hash({raw_columns}) AS __row_hash, "
+            f"{', '.join(columns)} FROM raw {' '.join(joins)}"
         )
         conditions = _reason_conditions(
             {name: _quote("v_" + name) for name in typed},
@@ -401,17 +404,16 @@ def check_file(
         # (date and amount are required and can always fail, so there are failure columns to drop)
         con.execute(
             f"CREATE TABLE final AS SELECT * EXCLUDE ({', '.join(_quote('b_' + n) for n in bad)}), "
-            f"{reason} AS reason, {reason_column} AS reason_column FROM typed"
+            f"{reason} AS reason, {reason_column} AS reason_column FROM ({typed_rows})"
         )
-        con.execute("DROP TABLE typed")
         # exact repeats of a whole raw row: the first is kept (among rows without another fault); rows are
         # compared by hash first, and exactly only where hashes repeat
         every_column = ", ".join(source.idents)
         con.execute(
-            f"CREATE TABLE repeats AS WITH repeated AS (SELECT hash({every_column}) AS h FROM final "
+            f"CREATE TABLE repeats AS WITH repeated AS (SELECT __row_hash AS h FROM final "
             f"WHERE reason IS NULL GROUP BY h HAVING count(*) > 1) "
             f"SELECT {ROW} FROM (SELECT {ROW}, row_number() OVER (PARTITION BY {every_column} ORDER BY {ROW}) AS n "
-            f"FROM final WHERE reason IS NULL AND hash({every_column}) IN (SELECT h FROM repeated)) WHERE n > 1"
+            f"FROM final WHERE reason IS NULL AND __row_hash IN (SELECT h FROM repeated)) WHERE n > 1"
         )
         if con.execute("SELECT count(*) FROM repeats").fetchone()[0]:
             con.execute(
