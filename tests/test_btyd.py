@@ -107,6 +107,24 @@ def test_compress_rows_round_trip():
     np.testing.assert_array_equal(ur[inverse], r)
 
 
+@pytest.mark.parametrize("levels", [5, 3000], ids=["counted-in-a-table", "sorted-keys"])
+def test_compress_rows_equals_numpy_unique_rows(levels):
+    """Both ways of finding the distinct rows (a table of the few possible combinations, or sorting the
+    keys when there are many) give numpy's unique rows, in the same lexicographic order."""
+    rng = np.random.default_rng(3)
+    columns = [rng.integers(0, levels, 5000) / 7.0 for _ in range(3)]
+    (u0, u1, u2), weights, inverse = btyd.compress_rows(*columns)
+    unique, reference_inverse, counts = np.unique(
+        np.column_stack(columns), axis=0, return_inverse=True, return_counts=True
+    )
+    np.testing.assert_array_equal(np.column_stack([u0, u1, u2]), unique)
+    np.testing.assert_array_equal(weights, counts)
+    np.testing.assert_array_equal(inverse, reference_inverse.reshape(-1))
+    columns[1][:10] = np.nan  # missing values form one level of their own and come back as they were
+    (u0, u1, u2), _, inverse = btyd.compress_rows(*columns)
+    np.testing.assert_array_equal(u1[inverse], columns[1])
+
+
 # ---------------------------------------------------------------------------------------------- robustness
 class _AlwaysFails:
     def __init__(self, penalizer_coef=0.0):
@@ -182,6 +200,120 @@ def test_predictions_equal_lifetimes(frt, bg):
     np.testing.assert_allclose(p_alive, ref.conditional_probability_alive(x, t_x, T), rtol=1e-6, atol=1e-12)
     assert ((p_alive >= 0) & (p_alive <= 1)).all()
     assert (p_alive[x == 0] == 1.0).all()  # BG/NBD: no repeat purchase -> cannot have died yet
+
+
+_MODEL_PARAMS = {
+    "bgnbd": PUBLISHED_BG,
+    "mbgnbd": {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 3.0},
+    "pareto": PUBLISHED_PARETO,
+}
+_LIFETIMES = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter, "pareto": ParetoNBDFitter}
+
+
+def _lifetimes_model(name: str):
+    model = _LIFETIMES[name]()
+    model.params_ = pd.Series(_MODEL_PARAMS[name])
+    return model
+
+
+@pytest.mark.parametrize("name", ["bgnbd", "mbgnbd", "pareto"])
+def test_factored_expectation_equals_lifetimes_for_every_customer(frt, name):
+    """expected_purchases = P(alive) x purchases_if_alive (on distinct (frequency, T)) is lifetimes'
+    conditional expectation to float noise, on the CDNOW customers and a synthetic base with long
+    histories. Customers whose last purchase is on the observation end are evaluated a hair earlier
+    (lifetimes' Pareto/NBD gives NaN there): they agree to that hair."""
+    rng = np.random.default_rng(5)
+    T = rng.uniform(0.5, 120, 4000).round(1)
+    x = rng.poisson(6, 4000).astype(float)
+    t_x = np.where(x > 0, rng.uniform(0, 0.99, 4000) * T, 0.0).round(1)
+    fit = btyd.FitResult(name, dict(_MODEL_PARAMS[name]), 0.0, float("nan"))
+    reference = _lifetimes_model(name)
+    for frequency, recency, age in (frt, (x, t_x, T)):
+        inside = ~((frequency > 0) & (recency >= age))
+        for t in (1.0, 39.0, 260.0):
+            ours = btyd.expected_purchases(fit, t, frequency, recency, age)
+            theirs = reference.conditional_expected_number_of_purchases_up_to_time(
+                t, frequency[inside], recency[inside], age[inside]
+            )
+            np.testing.assert_allclose(ours[inside], theirs, rtol=1e-12, atol=1e-300)
+            if name != "pareto":
+                np.testing.assert_allclose(
+                    ours, reference.conditional_expected_number_of_purchases_up_to_time(t, frequency, recency, age),
+                    rtol=1e-8,
+                )
+    # broadcasting over horizons (the months of the CLTV) gives the same numbers as one horizon at a time
+    grid = btyd.purchases_if_alive(fit, np.array([[4.0], [8.0]]), x[None, :50], T[None, :50])
+    np.testing.assert_array_equal(grid[1], btyd.purchases_if_alive(fit, 8.0, x[:50], T[:50]))
+
+
+def test_vectorised_cltv_equals_lifetimes_reference_mbgnbd(frt, cal, gg):
+    x, t_x, T = frt
+    mbg = btyd.FitResult("mbgnbd", dict(_MODEL_PARAMS["mbgnbd"]), 0.0, float("nan"))
+    m = cal["monetary_value_cal"].to_numpy()
+    spend = btyd.expected_average_spend(gg, x, m)
+    ours = btyd.discounted_cltv(mbg, x, t_x, T, spend, 12, monthly_discount_rate=0.01, periods_per_month_=4.345)
+    reference = btyd.lifetimes_reference_cltv(mbg, gg, x, t_x, T, m, time=12, monthly_discount_rate=0.01)
+    np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------- distribution
+_AGES = np.array([0.0, 1.0, 10.0, 39.0, 78.0, 300.0])
+
+
+@pytest.mark.parametrize("name", ["bgnbd", "mbgnbd"])
+def test_repeat_purchase_probabilities_equal_lifetimes(name):
+    fit = btyd.FitResult(name, dict(_MODEL_PARAMS[name]), 0.0, float("nan"))
+    probabilities = btyd.repeat_purchase_probabilities(fit, _AGES, 8)
+    reference = _lifetimes_model(name)
+    expected = [[reference.probability_of_n_purchases_up_to_time(t, n) for n in range(8)] for t in _AGES]
+    np.testing.assert_allclose(probabilities[:, :8], expected, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
+
+
+PARETO_CASES = {
+    "published": PUBLISHED_PARETO,
+    "agency": {"r": 294.8, "alpha": 1297.2, "s": 0.84, "beta": 143.2},
+    "early-dropouts": {"r": 1.5, "alpha": 2.0, "s": 0.1, "beta": 0.3},
+    "long-lived": {"r": 0.3, "alpha": 50.0, "s": 5.0, "beta": 500.0},
+}
+
+
+@pytest.mark.parametrize("params", PARETO_CASES.values(), ids=PARETO_CASES.keys())
+def test_pareto_repeat_purchase_probabilities_equal_adaptive_quadrature(params):
+    """P(X(t) = n) = P(tau > t) NB(n; t) + integral over the lifetime tau < t of NB(n; tau), with the
+    integral done by scipy's adaptive quadrature in the lifetime itself (not the variable we integrate in)."""
+    from scipy import integrate
+    from scipy.stats import nbinom
+
+    r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
+    fit = btyd.FitResult("pareto", dict(params), 0.0, float("nan"))
+    probabilities = btyd.repeat_purchase_probabilities(fit, _AGES, 5)
+
+    def reference(t: float, n: int) -> float:
+        def negbin(u: float) -> float:
+            return nbinom.pmf(n, r, alpha / (alpha + u))
+
+        def density(u: float) -> float:
+            return s * beta**s / (beta + u) ** (s + 1)
+
+        inside, _ = integrate.quad(lambda u: density(u) * negbin(u), 0, t, epsabs=1e-14, epsrel=1e-12, limit=500)
+        return (beta / (beta + t)) ** s * negbin(t) + inside
+
+    expected = [[reference(t, n) for n in range(5)] for t in _AGES]
+    np.testing.assert_allclose(probabilities[:, :5], expected, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["bgnbd", "mbgnbd", "pareto"])
+def test_repeat_purchase_distribution_has_the_model_mean(name):
+    """E[X(t)] = sum over k >= 1 of P(X(t) >= k): the distribution agrees with lifetimes' expectation."""
+    fit = btyd.FitResult(name, dict(_MODEL_PARAMS[name]), 0.0, float("nan"))
+    probabilities = btyd.repeat_purchase_probabilities(fit, _AGES, 2000)
+    mean = probabilities[:, :-1] @ np.arange(2000) + 2000 * probabilities[:, -1]
+    reference = _lifetimes_model(name).expected_number_of_purchases_up_to_time(_AGES)
+    np.testing.assert_allclose(mean, reference, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="max_count"):
+        btyd.repeat_purchase_probabilities(fit, _AGES, 0)
 
 
 def test_bgnbd_holdout_total_is_close_to_actual(cal, bg):

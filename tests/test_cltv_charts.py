@@ -70,6 +70,19 @@ def test_simulation_mean_matches_the_model_expectation(fit):
     np.testing.assert_allclose(draws.mean(axis=0), expected, rtol=0.03)
 
 
+@pytest.mark.parametrize("fit", [BGNBD, MBGNBD, PARETO], ids=lambda f: f.model_name)
+def test_simulated_counts_match_the_exact_distribution(fit):
+    """The simulation (the model's story told forward) and the closed-form / integrated distribution that
+    period_transactions uses agree: the share of draws per count is within sampling error of it."""
+    T = np.array([5.0, 39.0, 78.0])
+    draws = cc.simulate_repeat_purchases(fit, T, draws=200_000, seed=2)
+    probabilities = btyd.repeat_purchase_probabilities(fit, T, 4)
+    shares = np.stack([np.bincount(np.minimum(draws[:, i].astype("int64"), 4), minlength=5) / len(draws)
+                       for i in range(len(T))])
+    standard_error = np.sqrt(probabilities * (1 - probabilities) / len(draws))
+    assert (np.abs(shares - probabilities) <= 5 * standard_error + 1e-12).all()
+
+
 def test_simulation_is_reproducible_and_refuses_unknown_models():
     a = cc.simulate_repeat_purchases(BGNBD, [5.0, 6.0], draws=3, seed=7)
     np.testing.assert_array_equal(a, cc.simulate_repeat_purchases(BGNBD, [5.0, 6.0], draws=3, seed=7))
@@ -85,6 +98,64 @@ def test_repeat_purchase_days_merge_same_day_rows_and_skip_first_and_refund_days
                    ("B", "2024-12-31"), ("D", "2024-09-09")]
     limited = cc.repeat_purchase_days(_transactions(), customers=["A", "B"], end="2024-06-30")
     assert len(limited) == 3
+
+
+def _repeat_days_per_day_in_pandas(tx: pd.DataFrame, customers, end) -> pd.Series:
+    days = cc.repeat_purchase_days(tx, customers=customers, end=end)
+    return days.groupby("day").size()
+
+
+def _random_transactions(seed: int = 4, customers: int = 300, rows: int = 4000) -> pd.DataFrame:
+    """Transactions with same-day rows, refunds (some days refund-only) and integer-like ids."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "customer_id": rng.integers(0, customers, rows).astype(str),
+        "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 200, rows), unit="D")
+        + pd.to_timedelta(rng.integers(0, 86_400, rows), unit="s"),
+        "amount": np.round(rng.normal(50, 40, rows), 2),
+    })
+    return frame
+
+
+@pytest.mark.parametrize("source", ["frame", "parquet"])
+def test_duckdb_repeat_purchases_per_day_equal_the_pandas_definition(tmp_path, source):
+    tx = _random_transactions()
+    customers = [str(c) for c in range(0, 300, 2)]  # half of the customers, as the calibration cohort
+    end = "2024-06-15"
+    expected = _repeat_days_per_day_in_pandas(tx, customers, end)
+    given = {"frame": tx, "parquet": tmp_path / "tx.parquet"}[source]
+    if source == "parquet":
+        tx.to_parquet(given, index=False)
+    counted = cc.repeat_purchases_per_day(given, customers, end)
+    assert list(counted.columns) == ["day", "repeat_purchases"]
+    assert counted["day"].is_monotonic_increasing and (counted["repeat_purchases"] > 0).all()
+    np.testing.assert_array_equal(counted["day"].to_numpy().astype("datetime64[D]"),
+                                  expected.index.to_numpy().astype("datetime64[D]"))
+    np.testing.assert_array_equal(counted["repeat_purchases"].to_numpy(), expected.to_numpy())
+    # the small hand-made log: A (two rows on 01-15, a refund-only day), B, C (one purchase), D (outside)
+    small = cc.repeat_purchases_per_day(_transactions(), ["A", "B", "C"], "2024-12-31")
+    assert dict(zip(small["day"].dt.strftime("%Y-%m-%d"), small["repeat_purchases"], strict=True)) == {
+        "2024-01-15": 1, "2024-03-01": 1, "2024-06-30": 1, "2024-08-01": 1, "2024-12-31": 1,
+    }
+
+
+def test_cumulative_tracking_reads_a_file_as_it_reads_a_frame(tmp_path):
+    tx = _random_transactions(seed=9)
+    holdout = calibration_holdout_summary(tx, "2024-04-30", "2024-07-18")
+    path = tmp_path / "transactions.parquet"
+    tx.to_parquet(path, index=False)
+    from_frame = cc.cumulative_tracking(tx, holdout, BGNBD, "2024-04-30", "2024-07-18")
+    from_file = cc.cumulative_tracking(path, holdout, BGNBD, "2024-04-30", "2024-07-18")
+    pd.testing.assert_frame_equal(from_frame, from_file)
+    # actual = the pandas repeat purchase days up to each period end
+    days = cc.repeat_purchase_days(tx, holdout["customer_id"], "2024-07-18")["day"].to_numpy()
+    np.testing.assert_array_equal(
+        from_file["actual"], np.searchsorted(np.sort(days), from_file["period_end"].to_numpy(), side="right")
+    )
+    at_end = from_file["actual"].iloc[-1]
+    assert at_end == (holdout["frequency"] + holdout["frequency_holdout"]).sum()
+    with pytest.raises(ValueError, match="parquet file"):
+        cc.cumulative_tracking(tmp_path / "transactions.csv", holdout, BGNBD, "2024-04-30", "2024-07-18")
 
 
 def test_cumulative_tracking_adds_up_to_the_summary():
@@ -144,11 +215,18 @@ def test_calibration_vs_holdout_table(cdnow):
 
 def test_period_transactions_counts_every_customer(cdnow):
     _, summary, _ = cdnow
-    table = cc.period_transactions(summary, BGNBD, max_frequency=7, draws=10, seed=0)
+    table = cc.period_transactions(summary, BGNBD, max_frequency=7)
     assert table["actual"].sum() == len(summary)
-    assert table["model"].sum() == pytest.approx(len(summary))
+    assert table["model"].sum() == pytest.approx(len(summary), rel=1e-12)
     assert table.loc["0", "actual"] == int((summary["frequency"] == 0).sum())
     assert table.loc["7+", "actual"] == int((summary["frequency"] >= 7).sum())
+    # the model column is each customer's own distribution summed (computed once per distinct T)
+    per_customer = btyd.repeat_purchase_probabilities(BGNBD, summary["T"].to_numpy(), 7).sum(axis=0)
+    np.testing.assert_allclose(table["model"].to_numpy(), per_customer, rtol=1e-12)
+    # and what the simulation of the whole base (lifetimes' way) scatters around
+    simulated = cc.simulate_repeat_purchases(BGNBD, summary["T"].to_numpy(), draws=200, seed=0)
+    counts = np.stack([np.bincount(np.minimum(row.astype("int64"), 7), minlength=8) for row in simulated])
+    assert (np.abs(counts.mean(axis=0) - table["model"].to_numpy()) <= 5 * counts.std(axis=0) / np.sqrt(200) + 1).all()
     figure = cc.period_transactions_chart(table, "BG/NBD")
     assert "never came back" in figure.axes[0].get_title(loc="left")
 
@@ -175,6 +253,10 @@ def test_run_probabilistic_end_to_end_on_cdnow(cdnow, capsys):
     assert cases.loc[cc.COUNT_LABELS["no_repeat_purchase"], "customers"] == int((summary["frequency"] == 0).sum())
     fit = cc.calibration_fit(holdout, result.model_name)
     assert fit is not None and fit.model_name == result.model_name
+    # the result carries the calibration fit of its holdout check: reused, and the same as fitting again
+    reused = cc.calibration_fit(holdout, result)
+    assert reused is result.calibration_fits[result.model_name]
+    assert reused.params == pytest.approx(fit.params, rel=1e-12)
     top = cc.top_customers(table, summary, top=5)
     assert len(top) == 5 and top["cltv"].is_monotonic_decreasing
     assert top["cltv"].iloc[0] == table["cltv"].max()

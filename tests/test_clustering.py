@@ -345,3 +345,91 @@ def test_a_large_base_learns_centres_from_a_sample_and_places_everyone():
     assert result.choice.k == 3
     assert adjusted_rand_score(truth, result.labels) > 0.99  # the sample's centres place everyone right
     assert "150 of 1,200 customers" in result.choice.reason
+
+
+# --------------------------------------------------------------------------------------------------
+# the fast paths compute what the plain ones do
+# --------------------------------------------------------------------------------------------------
+def test_silhouettes_sharing_their_distances_equal_scikit_learn():
+    from sklearn.metrics import silhouette_score
+
+    matrix, truth = make_blobs(n_samples=400, centers=4, n_features=3, random_state=2)
+    rng = np.random.default_rng(0)
+    singleton = truth.copy()
+    singleton[0] = 9  # a cluster of one customer: silhouette 0 there, as in scikit-learn
+    labelings = [truth, rng.integers(0, 6, 400), 10 * truth + 3, singleton, (truth > 0).astype(int)]
+    scores = clustering.silhouette_scores(matrix, labelings)
+    np.testing.assert_allclose(scores, [silhouette_score(matrix, labels) for labels in labelings], rtol=1e-12)
+    # one cluster, or as many as rows: no silhouette
+    assert np.isnan(clustering.silhouette_scores(matrix, [np.zeros(400)])).all()
+    assert np.isnan(clustering.silhouette_scores(matrix[:5], [np.arange(5)])).all()
+
+
+def test_median_imputer_equals_scikit_learns():
+    from sklearn.impute import SimpleImputer
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.lognormal(size=(301, 3)), columns=["a", "b", "c"])
+    frame.iloc[rng.choice(301, 40, replace=False), 0] = np.nan  # 261 values left: an odd count
+    frame.iloc[rng.choice(301, 41, replace=False), 1] = np.nan  # 260: the median averages two values
+    ours, reference = clustering.MedianImputer().fit(frame), SimpleImputer(strategy="median").fit(frame)
+    np.testing.assert_array_equal(ours.statistics_, reference.statistics_)
+    fresh = frame.sample(frac=1.0, random_state=1)
+    np.testing.assert_array_equal(ours.transform(fresh), reference.transform(fresh))
+    assert list(ours.get_feature_names_out()) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="no value"):
+        clustering.MedianImputer().fit(frame.assign(c=np.nan))
+
+
+def test_parallel_fits_are_the_sequential_fits():
+    matrix, _ = make_blobs(n_samples=600, centers=4, n_features=3, random_state=3)
+    tasks = [(matrix, k, 11) for k in (2, 3, 4, 5)] + [(matrix[::2], 4, 12)]
+    for parallel, (data, k, seed) in zip(clustering.fit_kmeans_each(tasks), tasks, strict=True):
+        sequential = clustering.fit_kmeans(data, k, seed)
+        np.testing.assert_array_equal(parallel.labels_, sequential.labels_)
+        np.testing.assert_array_equal(parallel.cluster_centers_, sequential.cluster_centers_)
+    # choose_k keeps its fits, and the whole run reuses the chosen one
+    choice = clustering.choose_k(matrix, 2, 5, random_state=11)
+    assert sorted(choice.models) == [2, 3, 4, 5]
+    np.testing.assert_array_equal(choice.models[choice.k].labels_, clustering.fit_kmeans(matrix, choice.k, 11).labels_)
+
+
+def test_features_of_customers_in_the_same_order_equal_those_matched_by_id():
+    rfm, _ = three_groups(n_per_group=30)
+    rng = np.random.default_rng(8)
+    cltv = pd.DataFrame({"customer_id": rfm["customer_id"], "cltv": rng.lognormal(size=len(rfm)),
+                         "p_alive": rng.uniform(size=len(rfm))})
+    accounts = accounts_for(rfm)
+    aligned = clustering.build_features(rfm, cltv, accounts)  # same order as rfm: taken as they are
+    shuffled = clustering.build_features(rfm, cltv.sample(frac=1.0, random_state=2),
+                                         accounts.sample(frac=1.0, random_state=3))  # matched by id
+    pd.testing.assert_frame_equal(aligned, shuffled)
+
+
+def test_levels_equal_the_plain_pandas_definition():
+    rfm, _ = three_groups(n_per_group=50, seed=3)
+    features = clustering.build_features(rfm).assign(frequency=lambda f: f["frequency"].where(f.index % 7 > 0))
+    labels = np.where(np.arange(len(features)) < 100, 1, np.arange(len(features)) % 2 + 2)  # one cluster > 1/2
+    levels = clustering.describe_levels(features, labels)
+    for cluster in np.unique(labels):
+        inside = labels == cluster
+        others = features.loc[~inside] if inside.mean() > 0.5 else features
+        for column in ("recency_days", "frequency", "monetary"):
+            median = features.loc[inside, column].median()
+            clean = others[column].dropna()
+            percentile = ((clean < median).sum() + 0.5 * (clean == median).sum()) / len(clean)
+            assert levels.loc[cluster, f"{column}_median"] == median
+            assert levels.loc[cluster, f"{column}_percentile"] == percentile
+            assert levels.loc[cluster, column] == clustering.level(percentile)
+
+
+def test_the_input_columns_are_all_the_clustering_needs(separated):
+    rfm, _, result = separated
+    full = rfm.assign(rfm_segment="Champions", abc_class="A")
+    cltv = pd.DataFrame({"customer_id": rfm["customer_id"], "cltv": np.arange(len(rfm), dtype=float),
+                         "p_alive": 0.5, "cltv_model": "bgnbd+gamma_gamma"})
+    whole = clustering.cluster_customers(full, cltv, settings=SETTINGS)
+    reduced = clustering.cluster_customers(full[clustering.INPUT_COLUMNS["rfm"]],
+                                           cltv[clustering.INPUT_COLUMNS["cltv"]], settings=SETTINGS)
+    pd.testing.assert_frame_equal(whole.assignments, reduced.assignments)
+    pd.testing.assert_frame_equal(whole.features, reduced.features)

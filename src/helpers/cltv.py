@@ -147,7 +147,7 @@ def quick_cltv_from_summary(
     value = quick_cltv(revenue, rates, churn, discount_rate, horizon_periods)
     out = pd.DataFrame(
         {
-            "customer_id": summary["customer_id"].astype(str).to_numpy(),
+            "customer_id": summary["customer_id"].astype(str).array,  # as stored: no million Python strings
             "avg_revenue_per_period": revenue,
             "margin_rate": rates,
             "churn_rate": churn,
@@ -168,7 +168,9 @@ class CLTVResult:
     ``model_name``: purchase model used for the final fit; ``reason``: why (selection or fallback);
     ``fit`` / ``gamma_gamma``: the :class:`helpers.btyd.FitResult` records (``gamma_gamma`` None if it
     failed); ``holdout_metrics``: one row per candidate model (MAE, RMSE, totals); ``counts``: customers
-    handled by each special rule; ``notes``: plain sentences for the report.
+    handled by each special rule; ``notes``: plain sentences for the report; ``calibration_fits``: the
+    candidate models fitted on the calibration window for the holdout check, by model name (reused by the
+    report's holdout charts instead of fitting again).
     """
 
     model_name: str
@@ -179,6 +181,7 @@ class CLTVResult:
     counts: dict[str, int]
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    calibration_fits: dict[str, btyd.FitResult] = field(default_factory=dict)
 
 
 _CAL_RENAME = {"frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T", "monetary_value_cal": "monetary_value"}
@@ -285,8 +288,9 @@ def probabilistic_cltv(
             f"Pareto/NBD left out of the comparison: {len(x):,} customers is more than "
             f"cltv.pareto_max_customers ({pareto_max_customers:,}), and its fit is slow at that size."
         )
+    calibration_fits: dict[str, btyd.FitResult] = {}
     if holdout_summary is not None:
-        metrics, _ = holdout_metrics(holdout_summary, candidates, penalizers)
+        metrics, calibration_fits = holdout_metrics(holdout_summary, candidates, penalizers)
     else:
         metrics = pd.DataFrame(columns=["converged", "mae", "rmse"]).rename_axis("model")
     if model != "auto":
@@ -372,7 +376,7 @@ def probabilistic_cltv(
 
     table = pd.DataFrame(
         {
-            "customer_id": data["customer_id"].astype(str).to_numpy(),
+            "customer_id": data["customer_id"].astype(str).array,
             "expected_purchases": np.nan_to_num(expected, nan=0.0, posinf=0.0, neginf=0.0).clip(0.0, None),
             "p_alive": np.nan_to_num(p_alive, nan=0.0).clip(0.0, 1.0),
             "expected_avg_spend": spend,
@@ -395,5 +399,6 @@ def probabilistic_cltv(
             "default_margin": margin,
             "unit_days": unit_days,
         },
+        calibration_fits=calibration_fits,
     )
     return table, result

@@ -6,9 +6,10 @@ this module computes what the report shows about them, vectorised:
 - :func:`calibration_vs_holdout`: mean actual vs predicted holdout purchases by the number of repeat
   purchases in the calibration window (Fader, Hardie and Lee 2005, figure 3);
 - :func:`cumulative_tracking`: actual vs expected cumulative repeat purchases per period over calibration
-  and holdout (their figure 2), from the transactions and the model's unconditional expectation;
-- :func:`period_transactions`: customers by number of repeat purchases, actual vs simulated from the
-  fitted model (their figure 1; lifetimes' ``plot_period_transactions``).
+  and holdout (their figure 2), from the transactions (counted in DuckDB) and the model's unconditional
+  expectation;
+- :func:`period_transactions`: customers by number of repeat purchases, actual vs expected by the
+  fitted model (their figure 1; lifetimes' ``plot_period_transactions`` simulates the same expectation).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from helpers import btyd, cltv
+from helpers import btyd, cltv, duck
 from helpers.charts import money, new_figure
 
 MODEL_CHOICES = ("auto", *btyd.MODELS)
@@ -91,12 +94,22 @@ def run_probabilistic(
         )
 
 
-def calibration_fit(holdout: pd.DataFrame, model_name: str) -> btyd.FitResult | None:
-    """The purchase model ``model_name`` fitted on the calibration window only (None if it fails)."""
+def calibration_fit(holdout: pd.DataFrame, model: str | cltv.CLTVResult) -> btyd.FitResult | None:
+    """The purchase model fitted on the calibration window only (None if it fails).
+
+    ``model`` is a model name, or the :class:`helpers.cltv.CLTVResult` of :func:`run_probabilistic` on the
+    same ``holdout``: its model is taken, and the fit its holdout check already made is reused (the same
+    fit as here: same data, penalizers and no fallback), rather than fitted again.
+    """
+    if isinstance(model, cltv.CLTVResult):
+        fitted = model.calibration_fits.get(model.model_name)
+        if fitted is not None:
+            return fitted
+        model = model.model_name
     x, t_x, T = (holdout[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
     try:
         with quiet():
-            return btyd.fit_purchase_model(x, t_x, T, model=model_name, fallback=False)
+            return btyd.fit_purchase_model(x, t_x, T, model=model, fallback=False)
     except (btyd.ConvergenceError, ValueError):
         return None
 
@@ -251,7 +264,8 @@ def calibration_vs_holdout_chart(table: pd.DataFrame, model_label: str) -> Figur
 # cumulative tracking
 # --------------------------------------------------------------------------------------------------
 def repeat_purchase_days(transactions: pd.DataFrame, customers: Any = None, end: Any = None) -> pd.DataFrame:
-    """customer_id and day of every repeat purchase day (purchase days after each customer's first).
+    """customer_id and day of every repeat purchase day (purchase days after each customer's first), in
+    pandas: the definition that :func:`repeat_purchases_per_day` computes in DuckDB (tests compare them).
 
     A day is a purchase day when it has a row with amount >= 0 (as in the customer summary: same-day rows
     merge, refund-only days are no purchase). ``customers`` limits the customers, ``end`` the last day.
@@ -267,8 +281,58 @@ def repeat_purchase_days(transactions: pd.DataFrame, customers: Any = None, end:
     return days[days["day"] > first].sort_values(["day", "customer_id"]).reset_index(drop=True)
 
 
+def _transactions_relation(con: duckdb.DuckDBPyConnection, transactions: Any) -> str:
+    """The transactions as a SQL relation: a registered DataFrame, or a Parquet file read where it lies."""
+    if isinstance(transactions, pd.DataFrame):
+        con.register("transactions_input", transactions[["customer_id", "date", "amount"]])
+        return "transactions_input"
+    path = Path(transactions)
+    if path.suffix != ".parquet":
+        raise ValueError(f"{path}: the tracking reads the transactions as a DataFrame or a .parquet file")
+    return "read_parquet('{}')".format(path.as_posix().replace("'", "''"))
+
+
+def repeat_purchases_per_day(transactions: Any, customers: Any, end: Any) -> pd.DataFrame:
+    """Repeat purchase days of ``customers`` per calendar day up to ``end``: columns day, repeat_purchases
+    (days without one are left out). The same definition as :func:`repeat_purchase_days`, counted by day.
+
+    ``transactions`` is a DataFrame (customer_id, date, amount) or the path of a Parquet file: DuckDB
+    aggregates the file where it lies, so ten million transactions never become a pandas frame. A day's
+    repeat purchases are its purchase days minus the customers whose first purchase day it is.
+    """
+    con = duck.connect()
+    try:
+        source = _transactions_relation(con, transactions)
+        con.register("cohort_input", pd.DataFrame({"customer_id": pd.Index(customers).astype(str)}))
+        counts = con.sql(f"""
+            WITH purchase_days AS MATERIALIZED (
+                SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(date AS DATE) AS day
+                FROM {source}
+                WHERE amount >= 0 AND CAST(date AS DATE) <= DATE '{pd.Timestamp(end):%Y-%m-%d}'
+                  AND CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM cohort_input)
+                GROUP BY ALL
+            ),
+            per_day AS (SELECT day, COUNT(*) AS purchase_days FROM purchase_days GROUP BY day),
+            first_days AS (
+                SELECT first_day AS day, COUNT(*) AS first_purchases
+                FROM (SELECT MIN(day) AS first_day FROM purchase_days GROUP BY customer_id)
+                GROUP BY first_day
+            )
+            SELECT day, purchase_days - COALESCE(first_purchases, 0) AS repeat_purchases
+            FROM per_day LEFT JOIN first_days USING (day)
+            WHERE purchase_days > COALESCE(first_purchases, 0)
+            ORDER BY day
+        """).df()
+    finally:
+        con.close()
+    return pd.DataFrame({
+        "day": pd.to_datetime(counts["day"]),
+        "repeat_purchases": counts["repeat_purchases"].astype("int64"),
+    })
+
+
 def cumulative_tracking(
-    transactions: pd.DataFrame,
+    transactions: Any,
     holdout: pd.DataFrame,
     fit: btyd.FitResult,
     calibration_end: Any,
@@ -277,12 +341,14 @@ def cumulative_tracking(
 ) -> pd.DataFrame:
     """Actual and expected cumulative repeat purchases of the calibration customers, per period.
 
-    The customers are those of ``holdout`` (first purchase up to ``calibration_end``). Periods of
-    ``unit_days`` run from their earliest first purchase to ``end``; ``period_end`` is each period's last
-    day. ``actual`` counts repeat purchase days up to that day; ``expected`` sums over the customers the
-    model's unconditional expectation E[X(t)] at their age t on that day (``fit`` is the calibration fit).
-    Periods are aligned so that one ends on ``calibration_end`` (the first and last may be shorter).
-    Columns: period, period_end, actual, expected, in_holdout.
+    ``transactions``: a DataFrame (customer_id, date, amount) or the path of the transactions Parquet file,
+    which is then aggregated in DuckDB (:func:`repeat_purchases_per_day`). The customers are those of
+    ``holdout`` (first purchase up to ``calibration_end``). Periods of ``unit_days`` run from their
+    earliest first purchase to ``end``; ``period_end`` is each period's last day. ``actual`` counts repeat
+    purchase days up to that day; ``expected`` sums over the customers the model's unconditional
+    expectation E[X(t)] at their age t on that day (``fit`` is the calibration fit), computed once per day
+    of first purchase. Periods are aligned so that one ends on ``calibration_end`` (the first and last may
+    be shorter). Columns: period, period_end, actual, expected, in_holdout.
     """
     births = pd.to_datetime(holdout["first_purchase"]).dt.normalize()
     start, last = births.min(), pd.Timestamp(end).normalize()
@@ -294,8 +360,11 @@ def cumulative_tracking(
     offsets = np.unique(np.clip(np.round(offsets), 0, total_days)).astype("int64")
     n_periods = len(offsets)
     period_end = start + pd.to_timedelta(offsets, unit="D")
-    days = repeat_purchase_days(transactions, holdout["customer_id"], last)["day"].to_numpy()
-    actual = np.searchsorted(np.sort(days), period_end.to_numpy(), side="right")
+    per_day = repeat_purchases_per_day(transactions, holdout["customer_id"], last)
+    # repeat purchases up to each period end: the running total of the day counts at that day
+    running = np.concatenate([[0], np.cumsum(per_day["repeat_purchases"].to_numpy())])
+    days = per_day["day"].to_numpy().astype("datetime64[D]")
+    actual = running[np.searchsorted(days, period_end.to_numpy().astype("datetime64[D]"), side="right")]
     # expectation: unique first-purchase days x period ends, computed once per distinct age
     birth_days, counts = np.unique((births - start).dt.days.to_numpy(), return_counts=True)
     ages = (offsets[:, None] - birth_days[None, :]) / step
@@ -347,7 +416,9 @@ def tracking_chart(tracking: pd.DataFrame, model_label: str, unit_name: str = "w
 # period transactions
 # --------------------------------------------------------------------------------------------------
 def simulate_repeat_purchases(fit: btyd.FitResult, T: Any, draws: int = 20, seed: int = 0) -> np.ndarray:
-    """Repeat purchases in (0, T] drawn from the fitted model for customers observed ``T`` units each.
+    """Repeat purchases in (0, T] drawn from the fitted model for customers observed ``T`` units each: the
+    model's story told forward, and the independent check of :func:`helpers.btyd.repeat_purchase_probabilities`
+    (which :func:`period_transactions` uses: the exact expectation, without simulation noise).
 
     Returns a (draws, customers) array. BG/NBD: purchases ~ Poisson(lambda T), the customer drops out after
     each repeat purchase with probability p: X = min(N, G), G ~ Geometric(p) >= 1; MBG/NBD also at the
@@ -373,32 +444,30 @@ def simulate_repeat_purchases(fit: btyd.FitResult, T: Any, draws: int = 20, seed
     return np.minimum(n, g).astype("float64")
 
 
-def period_transactions(
-    summary: pd.DataFrame, fit: btyd.FitResult, max_frequency: int = 7, draws: int = 20, seed: int = 0
-) -> pd.DataFrame:
-    """Customers by number of repeat purchases (0 .. ``max_frequency``+): actual, and the model's
-    expectation (mean over ``draws`` simulations of the whole base with each customer's own T)."""
+def period_transactions(summary: pd.DataFrame, fit: btyd.FitResult, max_frequency: int = 7) -> pd.DataFrame:
+    """Customers by number of repeat purchases (0 .. ``max_frequency``+): actual, and as the model expects
+    them: each customer's probabilities of 0, 1, ... repeat purchases over their own T, summed over the
+    customers (:func:`helpers.btyd.repeat_purchase_probabilities`, once per distinct T). This is the
+    number lifetimes' ``plot_period_transactions`` estimates by simulating the base once."""
     actual = _bucket(summary["frequency"].to_numpy(), max_frequency)
-    simulated = simulate_repeat_purchases(fit, summary["T"].to_numpy(), draws=draws, seed=seed)
+    ages, customers = np.unique(summary["T"].to_numpy(dtype="float64"), return_counts=True)
+    with quiet():
+        probabilities = btyd.repeat_purchase_probabilities(fit, ages, max_frequency)
     labels = _frequency_labels(max_frequency)
-    sim_counts = np.stack(
-        [np.bincount(np.minimum(row.astype("int64"), max_frequency), minlength=max_frequency + 1) for row in simulated]
-    )
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "actual": pd.Series(actual).value_counts().reindex(labels, fill_value=0).to_numpy(),
-            "model": sim_counts.mean(axis=0),
+            "model": customers.astype("float64") @ probabilities,
         },
         index=pd.Index(labels, name="repeat purchases"),
     )
-    return table
 
 
 def period_transactions_chart(table: pd.DataFrame, model_label: str) -> Figure:
     figure, axis = new_figure(9, 4.2)
     x = np.arange(len(table))
     axis.bar(x - 0.2, table["actual"], width=0.4, color="#333333", label="actual")
-    axis.bar(x + 0.2, table["model"], width=0.4, color="#3b6ea5", label=f"{model_label} (simulated)")
+    axis.bar(x + 0.2, table["model"], width=0.4, color="#3b6ea5", label=f"{model_label} (expected)")
     axis.set_xticks(x, list(table.index))
     axis.set_xlabel("repeat purchases so far")
     axis.set_ylabel("customers")

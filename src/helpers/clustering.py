@@ -9,10 +9,13 @@
   numbers take the median, categories are one-hot encoded (``handle_unknown="ignore"``), missing categories
   become "unknown".
 - :func:`choose_k` tries k = k_min..k_max and keeps the k with the highest silhouette, measured on one seeded
-  sample of at most ``sample_size`` customers (the silhouette costs the square of the rows); the
-  Calinski-Harabasz index over all customers is the second view.
+  sample of at most ``sample_size`` customers (the silhouette costs the square of the rows; its distances
+  are computed once for all k, :func:`silhouette_scores`); the Calinski-Harabasz index over all customers
+  is the second view.
 - :func:`stability` refits on seeded 80% subsamples and compares each refit with the clustering of all
   customers on the subsample's rows (adjusted Rand index: 1 = the same grouping, 0 = chance).
+- The k-means fits of both are independent and seeded: :func:`fit_kmeans_each` runs them side by side on
+  the cores, with the same results as one after the other.
 - :func:`profile_clusters` gives size, share, revenue share and the medians of the raw features per
   cluster, and a name derived from the medians (:func:`describe_levels`, :func:`cluster_names`).
 
@@ -29,17 +32,21 @@ dominant industry or funnel type, then a comparison such as "higher spend"), and
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, silhouette_score
+from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, pairwise_distances_chunked
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 BEHAVIOUR = ("recency_days", "frequency", "monetary")
@@ -51,6 +58,9 @@ LOG_SCALED = ("recency_days", "frequency", "monetary", "cltv", "employees", "mar
 PLAIN_SCALED = ("p_alive", "yoy_growth")
 NUMERIC = BEHAVIOUR + VALUE + ACCOUNT_NUMERIC
 CATEGORICAL = ACCOUNT_CATEGORICAL
+# What the clustering reads of rfm.parquet and cltv.parquet (both always hold these): reading only them
+# takes a tenth of the time on a million customers. accounts.parquet is read whole (its columns vary).
+INPUT_COLUMNS: dict[str, list[str]] = {"rfm": ["customer_id", *BEHAVIOUR], "cltv": ["customer_id", *VALUE]}
 
 VERY_HIGH = 0.9
 HIGH = 2 / 3
@@ -117,25 +127,35 @@ def build_features(
     missing = [c for c in ("customer_id", *BEHAVIOUR) if c not in rfm]
     if missing:
         raise KeyError(f"rfm lacks the column(s) {missing}")
-    if rfm["customer_id"].duplicated().any():
+    ids = rfm["customer_id"].astype(str).reset_index(drop=True)
+    if not ids.is_unique:
         raise ValueError("rfm holds customers more than once: expected one row per customer")
-    out = pd.DataFrame({"customer_id": rfm["customer_id"].astype(str).to_numpy()})
+    # the columns gathered first and made into a frame at once; ids stay Arrow strings (no million Python
+    # strings made and turned back)
+    data: dict[str, Any] = {"customer_id": ids.array}
     for column in BEHAVIOUR:
-        out[column] = pd.to_numeric(rfm[column], errors="coerce").astype("float64").to_numpy()
+        data[column] = pd.to_numeric(rfm[column], errors="coerce").astype("float64").to_numpy()
     for extra, columns in ((cltv, VALUE), (accounts, ACCOUNT_NUMERIC + ACCOUNT_CATEGORICAL)):
         if extra is None or "customer_id" not in extra:
             continue
         present = [c for c in columns if c in extra]
         if not present:
             continue
-        lookup = extra.assign(customer_id=extra["customer_id"].astype(str)).drop_duplicates("customer_id")
-        lookup = lookup.set_index("customer_id")
+        extra_ids = extra["customer_id"].astype(str).reset_index(drop=True)
+        if extra_ids.equals(ids):
+            # the same customers in the same order (cltv.parquet follows the summary, as rfm does): take the
+            # columns as they are instead of matching a million ids
+            lookup = extra.reset_index(drop=True)[present]
+        else:
+            lookup = extra.assign(customer_id=extra_ids.to_numpy()).drop_duplicates("customer_id")
+            lookup = lookup.set_index("customer_id")[present].reindex(ids)
         for column in present:
-            values = lookup[column].reindex(out["customer_id"])
+            values = lookup[column]
             if column in CATEGORICAL:
-                out[column] = np.array([v if isinstance(v, str) and v else np.nan for v in values], dtype=object)
+                data[column] = np.array([v if isinstance(v, str) and v else np.nan for v in values], dtype=object)
             else:
-                out[column] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+                data[column] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    out = pd.DataFrame(data)
     empty = [c for c in out.columns if c != "customer_id" and out[c].isna().all()]
     return out.drop(columns=empty)
 
@@ -143,7 +163,32 @@ def build_features(
 def signed_log1p(values: Any) -> np.ndarray:
     """log(1 + x) for x >= 0, mirrored for negative x (a refund surplus), so that nothing becomes NaN."""
     array = np.asarray(values, dtype="float64")
-    return np.sign(array) * np.log1p(np.abs(array))
+    # in place on one new array: fresh memory is the dear part on a million rows
+    out = np.abs(array)
+    np.log1p(out, out=out)
+    return np.copysign(out, array, out=out)
+
+
+class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Missing numbers take the column's median: scikit-learn's ``SimpleImputer(strategy="median")`` for
+    dense numbers, with the medians from ``np.nanmedian`` (a partial sort) instead of a masked-array sort
+    that takes a second on a million customers. The same medians (tests). A column without any value has
+    no median: :func:`build_features` leaves such columns out, and here they are refused."""
+
+    def fit(self, X: Any, y: Any = None) -> MedianImputer:
+        values = validate_data(self, X, dtype="float64", ensure_all_finite="allow-nan", reset=True)
+        empty = np.isnan(values).all(axis=0) if len(values) else np.ones(values.shape[1], dtype=bool)
+        if empty.any():
+            raise ValueError(f"no value to take the median of in feature column(s) {np.flatnonzero(empty).tolist()}")
+        self.statistics_ = np.nanmedian(values, axis=0)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        values = validate_data(self, X, dtype="float64", ensure_all_finite="allow-nan", reset=False, copy=True)
+        rows, columns = np.nonzero(np.isnan(values))
+        values[rows, columns] = self.statistics_[columns]
+        return values
 
 
 def feature_columns(features: pd.DataFrame) -> dict[str, list[str]]:
@@ -163,7 +208,7 @@ def feature_pipeline(features: pd.DataFrame) -> Pipeline:
         parts.append((
             "log",
             Pipeline([
-                ("impute", SimpleImputer(strategy="median")),
+                ("impute", MedianImputer()),
                 ("log1p", FunctionTransformer(signed_log1p, feature_names_out="one-to-one")),
                 ("scale", StandardScaler()),
             ]),
@@ -172,7 +217,7 @@ def feature_pipeline(features: pd.DataFrame) -> Pipeline:
     if columns["plain"]:
         parts.append((
             "plain",
-            Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+            Pipeline([("impute", MedianImputer()), ("scale", StandardScaler())]),
             columns["plain"],
         ))
     if columns["categorical"]:
@@ -211,7 +256,79 @@ def fit_kmeans(matrix: np.ndarray, k: int, random_state: int) -> KMeans:
     """k-means with a fixed seed and N_INIT starts. One thread: on the small matrices here, thread start-up
     costs more than it saves (and a shared machine is not oversubscribed)."""
     with threadpool_limits(limits=1):
-        return KMeans(n_clusters=k, n_init=N_INIT, random_state=random_state).fit(matrix)
+        return _kmeans(matrix, k, random_state)
+
+
+def _kmeans(matrix: np.ndarray, k: int, random_state: int) -> KMeans:
+    return KMeans(n_clusters=k, n_init=N_INIT, random_state=random_state).fit(matrix)
+
+
+def fit_kmeans_each(tasks: list[tuple[np.ndarray, int, int]]) -> list[KMeans]:
+    """:func:`fit_kmeans` for each (matrix, k, random_state), the same fits as one after the other, but as
+    many at a time as there are cores. Each fit stays single-threaded inside (OpenMP threads that share one
+    fit's small loops wait on each other more than they work); whole independent fits side by side keep
+    every core busy, since scikit-learn's k-means loops run without the Python lock."""
+    workers = min(len(tasks), os.cpu_count() or 1)
+    if workers <= 1:
+        return [fit_kmeans(*task) for task in tasks]
+
+    def fit_one(task: tuple[np.ndarray, int, int]) -> KMeans:
+        # OpenMP's thread count is a per-thread setting: each worker limits its own
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return _kmeans(*task)
+
+    # BLAS's thread count is process-wide: limited once, around all workers
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fit_one, tasks))
+
+
+def silhouette_scores(matrix: np.ndarray, labelings: list[np.ndarray]) -> list[float]:
+    """The mean silhouette of each labeling of the same rows: scikit-learn's ``silhouette_score`` for each,
+    with the pairwise distances computed once for all of them (they do not depend on the labels).
+
+    Per row: a = mean distance to the other rows of its cluster, b = the smallest mean distance to another
+    cluster, silhouette (b - a) / max(a, b), 0 in a cluster of one. The distances come in chunks from
+    ``pairwise_distances_chunked`` as in scikit-learn; per chunk one matrix product with the cluster
+    indicators of every labeling gives the distance sums per cluster. A labeling with fewer than 2 or as
+    many clusters as rows has no silhouette (NaN)."""
+    matrix = np.asarray(matrix, dtype="float64")
+    n = len(matrix)
+    encoded, frequencies, offsets = [], [], [0]
+    for labels in labelings:
+        _, codes = np.unique(np.asarray(labels), return_inverse=True)
+        codes = codes.reshape(-1)
+        encoded.append(codes)
+        frequencies.append(np.bincount(codes).astype("float64"))
+        offsets.append(offsets[-1] + len(frequencies[-1]))
+    indicators = np.zeros((n, offsets[-1]))
+    for codes, offset in zip(encoded, offsets, strict=False):
+        indicators[np.arange(n), offset + codes] = 1.0
+    sums = np.empty((n, offsets[-1]))
+
+    def reduce(chunk: np.ndarray, start: int) -> np.ndarray:
+        sums[start:start + len(chunk)] = chunk @ indicators
+        return np.empty((len(chunk), 0))
+
+    # One thread, as for k-means: on a shared machine two BLAS threads made these products 3-4 times slower.
+    # Chunks of 64 MB instead of scikit-learn's default 1 GB: 5,000 rows would be one 200 MB block, whose
+    # fresh memory costs more to fault in than the distances cost to compute.
+    with threadpool_limits(limits=1):
+        for _ in pairwise_distances_chunked(matrix, reduce_func=reduce, working_memory=64):
+            pass
+    scores = []
+    for codes, counts, offset in zip(encoded, frequencies, offsets, strict=False):
+        if not 1 < len(counts) < n:
+            scores.append(np.nan)
+            continue
+        per_cluster = sums[:, offset:offset + len(counts)].copy()
+        own = per_cluster[np.arange(n), codes]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            within = own / (counts - 1)[codes]
+            per_cluster[np.arange(n), codes] = np.inf
+            between = (per_cluster / counts).min(axis=1)
+            silhouette = (between - within) / np.maximum(within, between)
+        scores.append(float(np.mean(np.nan_to_num(silhouette))))
+    return scores
 
 
 @dataclass
@@ -221,6 +338,7 @@ class KChoice:
     reason: str
     automatic: bool
     silhouette_rows: int
+    models: dict[int, KMeans] = field(default_factory=dict, repr=False)  # the k-means fit for each k tried
 
 
 def choose_k(
@@ -232,7 +350,9 @@ def choose_k(
     fixed_k: int | None = None,
 ) -> KChoice:
     """Fit k-means for every k in k_min..k_max and keep the k with the highest silhouette (ties: the smaller
-    k). With ``fixed_k`` the table is still measured (over k_min..k_max and fixed_k) but fixed_k is kept."""
+    k). With ``fixed_k`` the table is still measured (over k_min..k_max and fixed_k) but fixed_k is kept.
+    The silhouettes of all k are measured on one seeded sample of at most ``sample_size`` rows, sharing
+    its distances (:func:`silhouette_scores`); the fits are kept in ``KChoice.models``."""
     matrix = np.asarray(matrix, dtype="float64")
     distinct = len(np.unique(matrix, axis=0))
     if distinct < 3:
@@ -240,13 +360,11 @@ def choose_k(
     upper = min(k_max, distinct - 1)
     ks = sorted(set(range(min(k_min, upper), upper + 1)) | ({min(fixed_k, distinct - 1)} if fixed_k else set()))
     rows = sample_rows(len(matrix), sample_size, random_state)
+    models = dict(zip(ks, fit_kmeans_each([(matrix, k, random_state) for k in ks]), strict=True))
+    silhouettes = silhouette_scores(matrix[rows], [models[k].labels_[rows] for k in ks])
     records = []
-    for k in ks:
-        labels = fit_kmeans(matrix, k, random_state).labels_
-        sample_labels = labels[rows]
-        silhouette = (
-            float(silhouette_score(matrix[rows], sample_labels)) if len(np.unique(sample_labels)) > 1 else np.nan
-        )
+    for k, silhouette in zip(ks, silhouettes, strict=True):
+        labels = models[k].labels_
         model_inertia = float(((matrix - _centres(matrix, labels)[labels]) ** 2).sum())
         records.append({
             "k": k,
@@ -265,7 +383,7 @@ def choose_k(
             f"k={k} was set by the user (silhouette {row['silhouette']:.2f}; "
             f"the silhouette alone would pick k={best_sil}, Calinski-Harabasz k={best_ch})"
         )
-        return KChoice(table, int(k), reason, False, len(rows))
+        return KChoice(table, int(k), reason, False, len(rows), models)
     k = int(table.loc[table["silhouette"].fillna(-np.inf).idxmax(), "k"])
     best = table.set_index("k").loc[k, "silhouette"]
     second = "Calinski-Harabasz agrees" if best_ch == k else f"Calinski-Harabasz would prefer k={best_ch}"
@@ -273,7 +391,7 @@ def choose_k(
         f"k={k}: the highest silhouette ({best:.2f}) of k={table['k'].min()}..{table['k'].max()}, "
         f"measured on {len(rows):,} customers; {second}"
     )
-    return KChoice(table, k, reason, True, len(rows))
+    return KChoice(table, k, reason, True, len(rows), models)
 
 
 def _centres(matrix: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -326,11 +444,9 @@ def stability(
     matrix = np.asarray(matrix, dtype="float64")
     rng = np.random.default_rng(random_state)
     size = max(k + 1, int(round(fraction * len(matrix))))
-    scores = []
-    for i in range(resamples):
-        rows = np.sort(rng.choice(len(matrix), size=min(size, len(matrix)), replace=False))
-        refit = fit_kmeans(matrix[rows], k, random_state + 1 + i)
-        scores.append(float(adjusted_rand_score(labels[rows], refit.labels_)))
+    samples = [np.sort(rng.choice(len(matrix), size=min(size, len(matrix)), replace=False)) for _ in range(resamples)]
+    refits = fit_kmeans_each([(matrix[rows], k, random_state + 1 + i) for i, rows in enumerate(samples)])
+    scores = [float(adjusted_rand_score(labels[rows], refit.labels_)) for rows, refit in zip(samples, refits, strict=True)]
     if not scores:
         return Stability([], np.nan, np.nan, np.nan, fraction)
     return Stability(scores, float(np.median(scores)), float(min(scores)), float(max(scores)), fraction)
@@ -456,9 +572,10 @@ def _check_language(language: str) -> None:
         raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
 
 
-def midrank_percentile(values: pd.Series, point: float) -> float:
-    """Share of ``values`` below ``point``, counting values equal to it half."""
-    clean = values.dropna().to_numpy()
+def midrank_percentile(values: Any, point: float) -> float:
+    """Share of ``values`` (missing ones left out) below ``point``, counting values equal to it half."""
+    clean = np.asarray(values, dtype="float64")
+    clean = clean[~np.isnan(clean)]
     if len(clean) == 0 or not np.isfinite(point):
         return np.nan
     return float(((clean < point).sum() + 0.5 * (clean == point).sum()) / len(clean))
@@ -488,20 +605,26 @@ def describe_levels(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
     it is compared with the customers outside it instead."""
     labels = np.asarray(labels)
     records = []
-    numeric = [c for c in NUMERIC if c in features]
+    # plain arrays per feature: selecting rows of the whole frame copied every column per cluster
+    columns = {c: features[c].to_numpy(dtype="float64") for c in NUMERIC if c in features}
     for cluster in np.unique(labels):
         inside = labels == cluster
-        part = features.loc[inside]
-        others = features.loc[~inside] if inside.mean() > 0.5 and (~inside).any() else features
+        outside_only = inside.mean() > 0.5 and (~inside).any()
         record: dict[str, Any] = {"cluster": cluster}
-        for column in numeric:
-            median = float(part[column].median())
-            percentile = midrank_percentile(others[column], median)
+        for column, values in columns.items():
+            median = _median(values[inside])
+            percentile = midrank_percentile(values[~inside] if outside_only else values, median)
             record[column] = level(percentile)
             record[f"{column}_percentile"] = percentile
             record[f"{column}_median"] = median
         records.append(record)
     return pd.DataFrame(records).set_index("cluster")
+
+
+def _median(values: np.ndarray) -> float:
+    """The median of the values present (NaN if none), as pandas' Series.median."""
+    present = values[~np.isnan(values)]
+    return float(np.median(present)) if len(present) else np.nan
 
 
 def _dominant(features: pd.DataFrame, labels: np.ndarray, cluster: Any, column: str) -> str | None:
@@ -567,15 +690,18 @@ def _compare(levels: pd.DataFrame, group: list, language: str) -> dict[Any, str]
     return {medians.idxmax(): higher, medians.idxmin(): lower}
 
 
-def cluster_names(features: pd.DataFrame, labels: np.ndarray, language: str = "en") -> dict[Any, str]:
+def cluster_names(
+    features: pd.DataFrame, labels: np.ndarray, language: str = "en", levels: pd.DataFrame | None = None
+) -> dict[Any, str]:
     """A short, unique plain-words name per cluster (see the module docstring for the thresholds).
 
     Clusters that would share a name get their next distinguishing word each (a value signal, a dominant
     industry or funnel type); if they still collide, a comparative word on the feature that separates them
-    most (e.g. "higher spend" / "lower spend"); as a last resort a group number."""
+    most (e.g. "higher spend" / "lower spend"); as a last resort a group number. ``levels``: the
+    :func:`describe_levels` of these features and labels, when already at hand."""
     _check_language(language)
     labels = np.asarray(labels)
-    levels = describe_levels(features, labels)
+    levels = describe_levels(features, labels) if levels is None else levels
     clusters = list(levels.index)
     core, extras = {}, {}
     for cluster in clusters:
@@ -651,15 +777,14 @@ def profile_clusters(features: pd.DataFrame, labels: np.ndarray, language: str =
     """Per cluster: name, customers, share, revenue_share, the medians of the numeric raw features, the most
     frequent category per categorical feature, and a suggested action. Ordered as the clusters."""
     labels = np.asarray(labels)
-    names = cluster_names(features, labels, language)
     levels = describe_levels(features, labels)
+    names = cluster_names(features, labels, language, levels)
     numeric = [c for c in NUMERIC if c in features]
     revenue = features["monetary"].clip(lower=0) if "monetary" in features else None
     total = float(revenue.sum()) if revenue is not None else 0.0
     records = []
     for cluster in levels.index:
         inside = labels == cluster
-        part = features.loc[inside]
         record: dict[str, Any] = {
             "cluster": cluster,
             "cluster_name": names[cluster],
@@ -668,11 +793,11 @@ def profile_clusters(features: pd.DataFrame, labels: np.ndarray, language: str =
             "revenue_share": float(revenue[inside].sum() / total) if total > 0 else np.nan,
         }
         for column in numeric:
-            record[column] = float(part[column].median())
+            record[column] = float(levels.loc[cluster, f"{column}_median"])
         for column in CATEGORICAL:
             if column in features:
-                counts = part[column].fillna("unknown").astype(str).value_counts()
-                record[f"top_{column}"] = f"{counts.index[0]} ({counts.iloc[0] / len(part):.0%})"
+                counts = features.loc[inside, column].fillna("unknown").astype(str).value_counts()
+                record[f"top_{column}"] = f"{counts.index[0]} ({counts.iloc[0] / int(inside.sum()):.0%})"
         record["action"] = suggested_action(levels.loc[cluster], language)
         records.append(record)
     return pd.DataFrame(records)
@@ -705,8 +830,8 @@ def _renumber(labels: np.ndarray, features: pd.DataFrame) -> np.ndarray:
     frame = pd.DataFrame({"label": labels, "revenue": features["monetary"].clip(lower=0).to_numpy()})
     order = frame.groupby("label").agg(revenue=("revenue", "sum"), size=("revenue", "size"))
     order = order.sort_values(["revenue", "size"], ascending=False)
-    mapping = {old: new for new, old in enumerate(order.index, start=1)}
-    return np.array([mapping[label] for label in labels], dtype="int64")
+    # the new number is the label's place in that order
+    return (pd.Index(order.index).get_indexer(labels) + 1).astype("int64")
 
 
 def cluster_customers(
@@ -740,16 +865,20 @@ def cluster_customers(
             f"; k-means learned its centres from {len(fit_rows):,} of {len(matrix):,} customers and placed "
             f"every customer at the nearest centre"
         )
-    model = fit_kmeans(matrix[fit_rows], choice.k, options["random_state"])
+    # the fit of the chosen k on these rows was made while choosing k (same rows, same seed)
+    model = choice.models.get(choice.k)
+    if model is None:
+        model = fit_kmeans(matrix[fit_rows], choice.k, options["random_state"])
     raw = model.labels_ if len(fit_rows) == len(matrix) else model.predict(matrix)
     labels = _renumber(raw, features)
     steady = stability(matrix[fit_rows], choice.k, labels[fit_rows], options["resamples"], options["random_state"])
     profiles = profile_clusters(features, labels, language)
-    names = dict(zip(profiles["cluster"], profiles["cluster_name"], strict=True))
+    # each customer's name taken from the few cluster names as Arrow strings (no million Python strings)
+    names = profiles["cluster_name"].astype(str).array
     assignments = pd.DataFrame({
-        "customer_id": features["customer_id"].to_numpy(),
+        "customer_id": features["customer_id"].array,
         "cluster": labels,
-        "cluster_name": [names[label] for label in labels],
+        "cluster_name": names.take(pd.Index(profiles["cluster"]).get_indexer(labels)),
     })
     return ClusterResult(
         features, matrix, feature_names, pipeline, labels, choice, steady, profiles, assignments, options
