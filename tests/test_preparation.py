@@ -7,7 +7,7 @@ import pytest
 
 from helpers import config, processed
 from helpers.inputs import resolve_inputs
-from helpers.preparation import calibration_end_for, data_currency, prepare_month
+from helpers.preparation import calibration_end_for, data_currency, latest_month, prepare_month
 
 
 def test_currency_comes_from_the_data_when_it_names_one():
@@ -68,3 +68,18 @@ def test_rejection_reasons_count_listed_and_unlisted_rows():
     ]
     assert table["example_row"].tolist()[1:] == [4, 7] and pd.isna(table["example_row"].iloc[0])
     assert rejection_reasons(rejected.iloc[:0]).empty
+
+
+def test_without_a_month_the_latest_complete_month_of_the_accepted_rows_is_taken(workbook_root, tmp_path):
+    # the last accepted purchase is in March 2025 (a month that is over); the row of May has no customer,
+    # is set aside and must not move the month to May
+    settings = config.load_settings()
+    path = tmp_path / "transactions.csv"
+    path.write_text(
+        "customer_id,date,amount\nC1,2025-01-05,10\nC2,2025-03-31,20\nC1,2025-03-10,5\n,2025-05-20,7\n",
+        encoding="utf-8",
+    )
+    files = resolve_inputs("agency", path)
+    assert latest_month(files, settings) == "2025-03"
+    prepared = prepare_month(files, "", settings)
+    assert prepared.month == "2025-03" and "latest complete month" in " ".join(prepared.notes)
