@@ -160,13 +160,33 @@ def test_bundled_data_gives_the_same_result(tmp_path):
     assert_same(by_pandas, by_engine)
 
 
+def test_windows_1252_and_utf16_files_are_read_from_a_utf8_copy(tmp_path, german_mapping):
+    # German Excel exports are Windows-1252 ('Müller', '€ 12'); "Unicode text" is UTF-16 with a BOM
+    frame = messy_frame(300, 9)
+    frame.loc[frame.index[:5], "category"] = ["Müller", "€uro", "Straße", "Ärger", "x"]
+    for encoding in ("cp1252", "utf-16"):
+        path = tmp_path / f"{encoding}.csv"
+        frame.to_csv(path, sep=";", index=False, encoding=encoding, errors="replace")  # cp1252 has no '\u3000'
+        by_pandas, by_engine = both(path, tmp_path)
+        assert by_engine.engines[str(path)] == "duckdb"
+        seen = " ".join(by_engine.transactions["category"].dropna()) + " ".join(by_engine.rejected["raw"])
+        assert "Müller" in seen and "€uro" in seen and "Straße" in seen
+        assert_same(by_pandas, by_engine)
+        assert not list(tmp_path.glob(".utf8-*"))  # the copy is removed
+
+
+def test_the_windows_1252_corpus_file_gives_the_same_result(tmp_path):
+    by_pandas, by_engine = both(CORPUS / "de_transactions_cp1252.csv", tmp_path)
+    assert by_engine.engines[str(CORPUS / "de_transactions_cp1252.csv")] == "duckdb"
+    assert_same(by_pandas, by_engine)
+
+
 def test_files_the_engine_cannot_read_exactly_go_to_pandas(tmp_path):
-    cp1252 = CORPUS / "de_transactions_cp1252.csv"
     quoted = tmp_path / "quoted_break.csv"
     quoted.write_text('customer_id,date,amount,category\nC1,2024-01-05,10,"two\nlines"\nC2,2024-01-06,11,x\n', encoding="utf-8")
     blank_line = tmp_path / "blank_line.csv"
     blank_line.write_text("customer_id,date,amount\nC1,2024-01-05,10\n\nC2,2024-01-06,11\n", encoding="utf-8")
-    for path in (cp1252, quoted, blank_line):
+    for path in (quoted, blank_line):
         by_pandas, by_engine = both(path, tmp_path)
         assert by_engine.engines[str(path)].startswith("pandas ("), by_engine.engines
         assert_same(by_pandas, by_engine)

@@ -13,6 +13,7 @@ in pandas. tests/test_bulk_intake.py runs files through both paths and requires 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ class NotForEngine(Exception):
     """A file the engine cannot read exactly as the pandas intake would; the message says why."""
 
 
+class _NotUtf8(NotForEngine):
+    """A text file that is not UTF-8: it may be read from a UTF-8 copy (see `_utf8_copy`)."""
+
+
 @dataclass
 class EngineFileResult:
     """What the engine made of one transactions file."""
@@ -102,14 +107,16 @@ def _csv_header(path: Path) -> tuple[str, list[str]]:
     """Delimiter and header of a UTF-8 CSV file, or NotForEngine."""
     with open(path, "rb") as handle:
         head = handle.read(_HEAD_BYTES)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
-        raise NotForEngine("not UTF-8 text")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _NotUtf8("UTF-16 text")
+    if b"\x00" in head:
+        raise NotForEngine("NUL bytes: binary data or UTF-16 without a byte-order mark")
     if len(head) == _HEAD_BYTES and b"\n" in head:
         head = head[: head.rfind(b"\n") + 1]  # no character cut in half
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise NotForEngine("not UTF-8 text") from exc
+        raise _NotUtf8("not UTF-8 text") from exc
     if not text.strip() or text[:1] in "\r\n":
         raise NotForEngine("empty file or empty lines before the header")
     delimiter = sniff_delimiter(text)
@@ -142,20 +149,54 @@ def _line_count(path: Path) -> int:
     return lines + (0 if last in (b"\n", b"") else 1)
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
-    delimiter, header = _csv_header(path)
+def _utf8_copy(path: Path, folder: Path) -> Path:
+    """A UTF-8 copy of a Windows-1252 or UTF-16 (with byte-order mark) text file, decoded as the pandas
+    reader decodes it (helpers.readers._decode), in pieces; NotForEngine when neither decodes it (the pandas
+    reader then names the faulty byte)."""
+    with open(path, "rb") as handle:
+        encoding = "utf-16" if handle.read(2) in (b"\xff\xfe", b"\xfe\xff") else "cp1252"
+    copy = folder / f".utf8-{path.stem}-{abs(hash(str(path)))}.csv"
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with open(path, "rb") as source, open(copy, "w", encoding="utf-8", newline="") as target:
+            while chunk := source.read(1 << 24):
+                target.write(decoder.decode(chunk))
+            target.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        copy.unlink(missing_ok=True)
+        raise NotForEngine(f"neither UTF-8 nor {encoding}") from exc
+    return copy
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, folder: Path) -> _Source:
+    """Read a CSV file into the table `raw`: UTF-8 directly, Windows-1252 and UTF-16 from a UTF-8 copy."""
+    try:
+        return _read_csv_table(con, path, path)
+    except _NotUtf8:
+        copy = _utf8_copy(path, folder)
+        try:
+            con.execute("DROP TABLE IF EXISTS raw")
+            return _read_csv_table(con, path, copy)
+        finally:
+            copy.unlink(missing_ok=True)
+
+
+def _read_csv_table(con: duckdb.DuckDBPyConnection, path: Path, readable: Path) -> _Source:
+    delimiter, header = _csv_header(readable)
     idents = [f"c{i}" for i in range(len(header))]
     columns = "{" + ", ".join(f"{_literal(i)}: 'VARCHAR'" for i in idents) + "}"
     try:
         con.execute(
-            f"CREATE TABLE raw AS SELECT * FROM read_csv({_literal(str(path))}, delim={_literal(delimiter)}, "
+            f"CREATE TABLE raw AS SELECT * FROM read_csv({_literal(str(readable))}, delim={_literal(delimiter)}, "
             f"quote='\"', escape='\"', header=true, auto_detect=false, columns={columns}, null_padding=true, "
             f"nullstr={_literal(_NO_NULL)}, strict_mode=true)"
         )
     except duckdb.Error as exc:  # ragged rows, stray quotes, invalid UTF-8: pandas reads or explains them
+        if "not utf-8 encoded" in str(exc):
+            raise _NotUtf8("not UTF-8 text") from exc
         raise NotForEngine(f"DuckDB cannot read the file as the pandas reader would ({exc})") from exc
     rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]
-    if _line_count(path) != rows + 1:
+    if _line_count(readable) != rows + 1:
         raise NotForEngine("quoted line breaks or blank lines: row numbers need the pandas reader")
     names = [_clean_header(n) for n in _unique_names(header)]
     # the table keeps the file's order (and a deleted row keeps its rowid out of use), so rowid + 2 is the
@@ -352,7 +393,7 @@ def check_file(
     try:
         con.execute("SET preserve_insertion_order = true")
         _define_macros(con)
-        source = _load_csv(con, path) if kind == "csv" else _load_parquet(con, path)
+        source = _load_csv(con, path, accepted_file.parent) if kind == "csv" else _load_parquet(con, path)
         _drop_blank_rows(con, source)
         read = con.execute("SELECT count(*) FROM raw").fetchone()[0]
         if not source.names or read == 0:
