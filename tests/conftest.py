@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from helpers import paths
@@ -37,3 +40,22 @@ def cdnow_sample_calibration():
         read_cdnow("sample"), "customer_id", "date", calibration_period_end="1997-09-30",
         observation_period_end="1998-06-30", freq="D", freq_multiplier=7, monetary_value_col="amount",
     )
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """One local SparkSession per test module, stopped after it. Without pyspark or Java 17+ the Spark
+    tests are skipped, except when the environment variable CI is set: CI must run them, so there they fail."""
+    from helpers import engines
+
+    reason = engines.spark_unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test the Spark engine: {reason}")
+        pytest.skip(reason)
+    started = time.perf_counter()
+    session = engines.local_spark_session()
+    print(f"local SparkSession started in {time.perf_counter() - started:.1f} s")
+    yield session
+    engines.stop_local_spark_session()
+    assert session.sparkContext._jsc is None  # stopped

@@ -6,9 +6,6 @@ the environment variable CI is set: CI must run them, so there they fail.
 
 from __future__ import annotations
 
-import os
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,21 +23,6 @@ pytestmark = [
 
 EXACT = ["purchase_days", "frequency", "recency", "T", "first_purchase", "last_purchase"]
 MONEY = ["monetary_value", "total_revenue", "total_cost", "total_margin"]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    reason = engines.spark_unavailable_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must test the Spark engine: {reason}")
-        pytest.skip(reason)
-    started = time.perf_counter()
-    session = engines.local_spark_session()
-    print(f"local SparkSession started in {time.perf_counter() - started:.1f} s")
-    yield session
-    engines.stop_local_spark_session()
-    assert session.sparkContext._jsc is None  # stopped
 
 
 def assert_same_summary(ours: pd.DataFrame, reference: pd.DataFrame, extra: tuple[str, ...] = ()):

@@ -7,7 +7,6 @@ One local SparkSession for the module; skipped without pyspark or Java 17+, exce
 from __future__ import annotations
 
 import copy
-import os
 
 import numpy as np
 import pandas as pd
@@ -26,18 +25,6 @@ pytestmark = [
 ]
 
 END = pd.Timestamp("2024-06-30")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    reason = engines.spark_unavailable_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must test the Spark engine: {reason}")
-        pytest.skip(reason)
-    session = engines.local_spark_session()
-    yield session
-    engines.stop_local_spark_session()
 
 
 @pytest.fixture(scope="module")
