@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from helpers import duck
-from helpers.contract import CONTRACT, REASON_ORDER, ROW_KEY
+from helpers.contract import CONTRACT, ROW_KEY, row_checks
 from helpers.readers import (
     _DATE_ISO,
     _MAX_DATE,
@@ -352,23 +352,16 @@ def _typed_column(con, column, ident: str, kind: str, decimal: str) -> tuple[str
 
 def _reason_conditions(typed: dict[str, str], bad: dict[str, str], analysis_end, refunds: str) -> list[tuple[str, str, str]]:
     """(reason, contract column, SQL condition) in the order in which a row's reason is chosen."""
-    spec = CONTRACT[TABLE]
-    found: dict[str, tuple[str, list[str]]] = {}
-    for column in spec.columns:
-        if column.required and column.kind in ("id", "date", "float"):
-            reason = "missing_customer_id" if column.name == "customer_id" else f"unparseable_{column.name}"
-            found.setdefault(reason, (column.name, []))[1].append(f"{typed[column.name]} IS NULL")
-        if column.name in bad:
-            found.setdefault(f"unparseable_{column.name}", (column.name, []))[1].append(bad[column.name])
-    if analysis_end is not None:
-        found["after_analysis_month"] = ("date", [f"{typed['date']} > TIMESTAMP '{pd.Timestamp(analysis_end)}'"])
-    if refunds == "quarantine":
-        found["negative_amount"] = ("amount", [f"{typed['amount']} < 0"])
-    order = {reason: i for i, reason in enumerate(REASON_ORDER)}
-    return [
-        (reason, column, "(" + " OR ".join(conditions) + ")")
-        for reason, (column, conditions) in sorted(found.items(), key=lambda item: order[item[0]])
-    ]
+    sql = {
+        "missing": lambda c: f"{typed[c]} IS NULL",
+        "unparseable": lambda c: bad[c],
+        "after_end": lambda c: f"{typed[c]} > TIMESTAMP '{pd.Timestamp(analysis_end)}'",
+        "negative": lambda c: f"{typed[c]} < 0",
+    }
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for check in row_checks(TABLE, parsed=bad, has_end=analysis_end is not None, refunds=refunds):
+        grouped.setdefault((check.reason, check.column), []).append(sql[check.test](check.column))
+    return [(reason, column, "(" + " OR ".join(conditions) + ")") for (reason, column), conditions in grouped.items()]
 
 
 def check_file(

@@ -9,7 +9,7 @@ with a DataContractError.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -170,6 +170,45 @@ REASON_ORDER = [
     "negative_amount",
 ]
 REASON_ORDER = list(dict.fromkeys(REASON_ORDER))
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """One row-level check, for the engines that check rows in SQL (helpers.bulk_intake, helpers.warehouse_intake).
+    `test`: "missing" (no value after parsing), "unparseable" (a value that did not parse), "after_end" (a day
+    after the analysis end) or "negative" (an amount below zero)."""
+
+    reason: str
+    column: str
+    test: str
+
+
+def row_checks(table: str, *, parsed: Iterable[str], has_end: bool, refunds: str) -> list[RowCheck]:
+    """The row checks of `table`, in the order in which a row's reason is chosen (REASON_ORDER); the same
+    rules as `row_schema`. `parsed`: the columns whose parse failures are flagged."""
+    spec = CONTRACT[table]
+    checks = []
+    for col in spec.columns:
+        if col.required and col.kind in ("id", "date", "float"):  # not nullable, as in row_schema
+            reason = "missing_customer_id" if col.name == "customer_id" else f"unparseable_{col.name}"
+            checks.append(RowCheck(reason, col.name, "missing"))
+        if col.name in set(parsed):
+            checks.append(RowCheck(f"unparseable_{col.name}", col.name, "unparseable"))
+    if table == "transactions" and has_end:
+        checks.append(RowCheck("after_analysis_month", "date", "after_end"))
+    if table == "transactions" and refunds == "quarantine":
+        checks.append(RowCheck("negative_amount", "amount", "negative"))
+    order = {reason: i for i, reason in enumerate(REASON_ORDER)}
+    return sorted(checks, key=lambda check: order[check.reason])  # stable: "missing" before "unparseable"
+
+
+def reason_column(table: str, reason: str) -> str | None:
+    """The contract column a row reason is about (None: the whole row, e.g. duplicate_row)."""
+    parsed = [c.name for c in CONTRACT[table].columns if c.kind in PARSED_KINDS]
+    for check in row_checks(table, parsed=parsed, has_end=True, refunds="quarantine"):
+        if check.reason == reason:
+            return check.column
+    return None
 
 
 def empty_frame(table: str) -> pd.DataFrame:

@@ -21,12 +21,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from helpers import engines
-from helpers.contract import CONTRACT, REASON_ORDER, DataContractError
+from helpers.contract import CONTRACT, DataContractError, reason_column, row_checks
 from helpers.intake import COUNT_COLUMNS, REJECTED_COLUMNS, IntakeResult
 from helpers.readers import match_columns
 
@@ -86,22 +86,19 @@ def _reason(typed, failed, analysis_end, refunds: str):
     """The Spark column of each row's quarantine reason (null: accepted), first in REASON_ORDER."""
     from pyspark.sql import functions as F
 
-    conditions = {
-        "missing_customer_id": typed["customer_id"].isNull(),
-        "unparseable_date": typed["date"].isNull(),
-        "unparseable_amount": typed["amount"].isNull(),
+    test = {
+        "missing": lambda c: typed[c].isNull(),
+        "unparseable": lambda c: failed[c],
+        "after_end": lambda c: typed[c] > F.lit(pd.Timestamp(analysis_end).to_pydatetime()),
+        "negative": lambda c: typed[c] < 0,
     }
-    for name, condition in failed.items():
-        reason = f"unparseable_{name}"
-        conditions[reason] = conditions[reason] | condition if reason in conditions else condition
-    if analysis_end is not None:
-        conditions["after_analysis_month"] = typed["date"] > F.lit(pd.Timestamp(analysis_end).to_pydatetime())
-    if refunds == "quarantine":
-        conditions["negative_amount"] = typed["amount"] < 0
-    order = {reason: i for i, reason in enumerate(REASON_ORDER)}
+    conditions: dict[str, Any] = {}
+    for check in row_checks(TABLE, parsed=failed, has_end=analysis_end is not None, refunds=refunds):
+        condition = test[check.test](check.column)
+        conditions[check.reason] = conditions[check.reason] | condition if check.reason in conditions else condition
     reason = None
-    for name in sorted(conditions, key=order.__getitem__):
-        reason = F.when(conditions[name], F.lit(name)) if reason is None else reason.when(conditions[name], F.lit(name))
+    for name, condition in conditions.items():
+        reason = F.when(condition, F.lit(name)) if reason is None else reason.when(condition, F.lit(name))
     return reason
 
 
@@ -181,19 +178,10 @@ def check_table(
     return accepted, result
 
 
-def _contract_column(reason: str) -> str | None:
-    """The contract column a reason is about (None: the whole row)."""
-    if reason == "missing_customer_id":
-        return "customer_id"
-    if reason.startswith("unparseable_"):
-        return reason.removeprefix("unparseable_")
-    return {"negative_amount": "amount", "after_analysis_month": "date"}.get(reason)
-
-
 def _rejected_table(name: str, rejected: pd.DataFrame, match: dict[str, str]) -> pd.DataFrame:
     if rejected.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in REJECTED_COLUMNS})
-    about = rejected["reason"].map(_contract_column)
+    about = rejected["reason"].map(lambda reason: reason_column(TABLE, reason))
     value = pd.Series("", index=rejected.index, dtype="str")
     for key in match:
         hit = (about == key).to_numpy()
