@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from helpers import paths
+from helpers.core import paths
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def workbook_root(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def small_agency_dir(tmp_path_factory):
     """A small agency data set (60 clients), written once per test session."""
-    from helpers.sample_data import write_agency
+    from helpers.data.samples.agency import write_agency
 
     directory = tmp_path_factory.mktemp("small-agency") / "agency"
     write_agency(directory, n_clients=60, seed=11)
@@ -34,7 +34,7 @@ def cdnow_sample_calibration():
     1997-09-30 (39 weeks), holdout to 1998-06-30; built by lifetimes itself (the reference)."""
     from lifetimes.utils import calibration_and_holdout_data
 
-    from helpers.cdnow import read_cdnow
+    from helpers.data.samples.cdnow import read_cdnow
 
     return calibration_and_holdout_data(
         read_cdnow("sample"), "customer_id", "date", calibration_period_end="1997-09-30",
@@ -46,7 +46,7 @@ def cdnow_sample_calibration():
 def spark():
     """One local SparkSession per test module, stopped after it. Without pyspark or Java 17+ the Spark
     tests are skipped, except when the environment variable CI is set: CI must run them, so there they fail."""
-    from helpers import engines
+    from helpers.features import engines
 
     reason = engines.spark_unavailable_reason()
     if reason:

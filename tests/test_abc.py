@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.abc_analysis import abc_classes, abc_summary, gini, lorenz_curve
+from helpers.segmentation.abc_analysis import abc_classes, abc_summary, gini, lorenz_curve
 
 
 def test_hand_example_crossing_customer_goes_to_earlier_class():

@@ -1,4 +1,4 @@
-"""The DuckDB intake of transaction files (helpers.bulk_intake) against the pandas intake: same accepted rows,
+"""The DuckDB intake of transaction files (helpers.data.intake.in_duckdb) against the pandas intake: same accepted rows,
 same rejected rows with the same reasons, lines and raw values, same counts, on the test corpus, the
 bundled data and seeded messy files; and the files that need the pandas reader are handed to it."""
 
@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import sample_data
-from helpers.config import load_settings
-from helpers.contract import DataContractError
-from helpers.intake import load_inputs
+from helpers.data.samples import agency as sample_data
+from helpers.core.config import load_settings
+from helpers.data.contract import DataContractError
+from helpers.data.intake.loader import load_inputs
 
 CORPUS = Path(__file__).parent / "data" / "intake"
 END = pd.Timestamp("2024-06-30")
@@ -234,6 +234,6 @@ def test_accepted_rows_stay_in_a_parquet_file_and_several_files_are_joined_in_or
 
 
 def test_sql_strips_exactly_the_characters_python_strips():
-    from helpers.bulk_intake import PY_WHITESPACE
+    from helpers.data.intake.in_duckdb import PY_WHITESPACE
 
     assert PY_WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())

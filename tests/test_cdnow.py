@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.cdnow import CONTRACT_COLUMNS, cdnow_path, read_cdnow, summary_path, write_cdnow
+from helpers.data.samples.cdnow import CONTRACT_COLUMNS, cdnow_path, read_cdnow, summary_path, write_cdnow
 
 
 @pytest.fixture(scope="module")

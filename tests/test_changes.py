@@ -5,7 +5,8 @@ import json
 import matplotlib
 import pandas as pd
 
-from helpers import changes, processed
+from helpers.reporting import changes
+from helpers.core import artifacts as processed
 
 matplotlib.use("Agg")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import cli
+from helpers.pipeline import cli
 
 CORPUS = Path(__file__).parent / "data" / "intake"
 
@@ -42,7 +42,7 @@ def test_bench_small_prints_the_comparison_table(capsys):
 
 
 def test_bench_results_agree_with_the_reference():
-    from helpers import bench
+    from helpers.pipeline import bench
 
     table = bench.run_benchmark(1_500, 12_000, repeats=1, seed=3)
     # the same numbers as lifetimes, not just faster: summary to float noise, fits and CLTV to 1e-6 relative
@@ -52,7 +52,7 @@ def test_bench_results_agree_with_the_reference():
 
 
 def test_backfill_runs_every_month_in_order(small_agency_dir, monkeypatch, capsys):
-    from helpers import runner
+    from helpers.pipeline import runner
 
     seen = []
 

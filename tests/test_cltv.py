@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
-from helpers import btyd, cltv
-from helpers.cdnow import read_cdnow
+from helpers.clv import purchase_models as btyd
+from helpers.clv import valuation as cltv
+from helpers.data.samples.cdnow import read_cdnow
 
 
 def _summary(tx: pd.DataFrame, end: str) -> pd.DataFrame:

@@ -3,7 +3,10 @@
 import pandas as pd
 import pytest
 
-from helpers import crm_export, funnel, potential, processed
+from helpers.reporting import crm_export
+from helpers.potential import funnel
+from helpers.potential import scoring as potential
+from helpers.core import artifacts as processed
 from test_potential import SETTINGS, hand_made
 
 

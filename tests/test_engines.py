@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import engines
-from helpers.bench import synthetic_transactions
-from helpers.cdnow import read_cdnow
-from helpers.summary import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, holdout_sql, summary_sql
+from helpers.features import engines
+from helpers.pipeline.bench import synthetic_transactions
+from helpers.data.samples.cdnow import read_cdnow
+from helpers.features.summary import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, holdout_sql, summary_sql
 
 # pyspark 4.3 warns that it does not fully support pandas 3; the results are compared below
 pytestmark = [

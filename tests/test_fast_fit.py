@@ -1,5 +1,5 @@
-"""helpers.fast_fit against the published CDNOW results, lifetimes' own fits and objectives, and finite
-differences; and its use by helpers.btyd (compress=True)."""
+"""helpers.clv.fast_fit against the published CDNOW results, lifetimes' own fits and objectives, and finite
+differences; and its use by helpers.clv.purchase_models (compress=True)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 from autograd import value_and_grad
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
 
-from helpers import btyd, fast_fit
-from helpers.bench import synthetic_transactions
-from helpers.summary import customer_summary
+from helpers.clv import purchase_models as btyd
+from helpers.clv import fast_fit
+from helpers.pipeline.bench import synthetic_transactions
+from helpers.features.summary import customer_summary
 
 PUBLISHED_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PUBLISHED_GG = {"p": 6.25, "q": 3.74, "v": 15.44}

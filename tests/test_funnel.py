@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import funnel
+from helpers.potential import funnel
 
 
 def _map(rows):

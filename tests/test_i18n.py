@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import i18n
+from helpers.reporting import i18n
 
 matplotlib.use("Agg")
 
@@ -80,7 +80,7 @@ def test_config_labels_read_translated_names_and_fall_back_to_english(tmp_path):
 
 
 def test_config_labels_of_the_repository_settings_load():
-    from helpers import config
+    from helpers.core import config
 
     assert isinstance(i18n.config_labels(config.load_settings(), "de"), dict)
 
@@ -95,7 +95,7 @@ def test_format_table_formats_translates_and_renames():
 
 
 def test_relabel_puts_the_language_into_a_chart():
-    from helpers.charts import new_figure
+    from helpers.reporting.plots.common import new_figure
 
     figure, axis = new_figure()
     axis.barh([0, 1], [1, 2], label="share of customers")
@@ -108,7 +108,7 @@ def test_relabel_puts_the_language_into_a_chart():
 
 
 def test_service_levels_of_the_potential_matrix_are_translated():
-    from helpers import config
+    from helpers.core import config
 
     settings = config.load_settings()
     if "potential" not in settings or "quadrants" not in settings["potential"]:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.config import load_settings
-from helpers.intake import (
+from helpers.core.config import load_settings
+from helpers.data.intake.loader import (
     COUNT_COLUMNS,
     REJECTED_COLUMNS,
     DataContractError,

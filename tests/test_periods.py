@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from helpers import periods
+from helpers.core import periods
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,10 @@ import sys
 import pandas as pd
 import pytest
 
-from helpers import cli, paths, processed, runner
+from helpers.pipeline import cli
+from helpers.core import paths
+from helpers.core import artifacts as processed
+from helpers.pipeline import runner
 
 pytestmark = pytest.mark.slow
 

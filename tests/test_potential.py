@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import config, funnel, potential
+from helpers.core import config
+from helpers.potential import funnel
+from helpers.potential import scoring as potential
 
 AS_OF = "2025-12-31"
 

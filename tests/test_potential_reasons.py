@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import funnel, potential
+from helpers.potential import funnel
+from helpers.potential import scoring as potential
 
 # values at the edges of the roundings and branches of the phrases: halves of a percent or a euro,
 # a rise of exactly 2x (13x reads "13x"), no past, shrinking by less than half a percent

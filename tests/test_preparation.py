@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import config, processed
-from helpers.inputs import resolve_inputs
-from helpers.preparation import calibration_end_for, data_currency, latest_month, prepare_month
+from helpers.core import config
+from helpers.core import artifacts as processed
+from helpers.data.inputs import resolve_inputs
+from helpers.pipeline.preparation import calibration_end_for, data_currency, latest_month, prepare_month
 
 
 def test_currency_comes_from_the_data_when_it_names_one():
@@ -56,7 +57,7 @@ def test_a_stale_optional_artifact_is_removed_when_that_input_is_gone(workbook_r
 
 
 def test_rejection_reasons_count_listed_and_unlisted_rows():
-    from helpers.overview import rejection_reasons
+    from helpers.reporting.overview import rejection_reasons
 
     rejected = pd.DataFrame(
         {"table": ["transactions"] * 3, "reason": ["duplicate_row", "unparseable_date", "duplicate_row"],

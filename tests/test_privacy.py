@@ -6,7 +6,8 @@ import pytest
 from IPython.display import Markdown
 from nbconvert import HTMLExporter
 
-from helpers import paths, privacy
+from helpers.core import paths
+from helpers.reporting import privacy
 
 SALT = b"a-test-salt-of-sufficient-length"
 EVIL = "<script>alert(1)</script>"

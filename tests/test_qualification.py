@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from helpers import qualification as q
+from helpers.potential import qualification as q
 
 SETTINGS = {
     "qualification": {

@@ -21,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import i18n, paths, runner
+from helpers.reporting import i18n
+from helpers.core import paths
+from helpers.pipeline import runner
 
 pytestmark = pytest.mark.slow
 

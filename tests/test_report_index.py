@@ -4,7 +4,8 @@ import json
 
 import pandas as pd
 
-from helpers import processed, report_index
+from helpers.core import artifacts as processed
+from helpers.reporting import report_index
 
 
 def _month(root, month, with_rfm=True):

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import rfm
+from helpers.segmentation import rfm
 
 
 @pytest.fixture(scope="module")

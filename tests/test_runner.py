@@ -7,7 +7,7 @@ import os
 import nbformat
 import pytest
 
-from helpers import runner
+from helpers.pipeline import runner
 
 
 def _notebook(path, source, parameters="month = ''"):
@@ -88,13 +88,13 @@ def test_notebooks_are_listed_in_name_order(tmp_path):
 
 
 def test_report_notebook_becomes_report_html_and_exports_are_published(workbook_root, tmp_path):
-    from helpers import paths
+    from helpers.core import paths
 
     folder = tmp_path / "nbs2"
     folder.mkdir()
     writer = _notebook(
         folder / "04_export.ipynb",
-        "from helpers import paths\n"
+        "from helpers.core import paths\n"
         "target = paths.export_dir(month)\n"
         "target.mkdir(parents=True, exist_ok=True)\n"
         "(target / 'customer_segments.csv').write_text('customer_id\\n1\\n')",
@@ -123,7 +123,7 @@ def test_a_run_stopped_by_sigterm_cleans_up(workbook_root, tmp_path):
     folder.mkdir()
     _notebook(folder / "00_slow.ipynb", "import time\ntime.sleep(60)")
     script = (
-        "import sys; from pathlib import Path; from helpers import cli, runner\n"
+        "import sys; from pathlib import Path; from helpers.pipeline import cli, runner\n"
         f"runner.list_notebooks = lambda directory=None: [Path({str(folder / '00_slow.ipynb')!r})]\n"
         "sys.exit(cli.main(['run', '--transactions', sys.argv[1], '--month', '2025-07']))\n"
     )

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import paths
-from helpers.sample_data import (
+from helpers.core import paths
+from helpers.data.samples.agency import (
     ACCOUNT_COLUMNS,
     BUSINESS_MODELS,
     CHANNELS,

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import rfm
-from helpers import segment_charts as sc
-from helpers.report_tables import format_table, markdown_table, money_text, percent_text
+from helpers.segmentation import rfm
+from helpers.reporting.plots import segments as sc
+from helpers.reporting.formatting import format_table, markdown_table, money_text, percent_text
 
 
 def _summary(margin: bool = True) -> pd.DataFrame:

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
-from helpers.cdnow import read_cdnow
-from helpers.summary import SUMMARY_COLUMNS, calibration_holdout_summary, customer_summary
+from helpers.data.samples.cdnow import read_cdnow
+from helpers.features.summary import SUMMARY_COLUMNS, calibration_holdout_summary, customer_summary
 
 BTYD_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 

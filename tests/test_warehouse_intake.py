@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import engines, processed
-from helpers.config import load_column_mapping, load_settings
-from helpers.contract import DataContractError
-from helpers.inputs import InputFiles, resolve_inputs
-from helpers.intake import load_inputs
-from helpers.preparation import prepare_month
+from helpers.features import engines
+from helpers.core import artifacts as processed
+from helpers.core.config import load_column_mapping, load_settings
+from helpers.data.contract import DataContractError
+from helpers.data.inputs import InputFiles, resolve_inputs
+from helpers.data.intake.loader import load_inputs
+from helpers.pipeline.preparation import prepare_month
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
@@ -68,7 +69,7 @@ def _reason_counts(result) -> dict[str, int]:
 
 @pytest.mark.parametrize("refunds", ["net", "quarantine"])
 def test_spark_checks_a_table_like_duckdb_checks_the_same_rows(spark, table_rows, settings, tmp_path, refunds):
-    from helpers import warehouse_intake
+    from helpers.data.intake import in_spark as warehouse_intake
 
     settings["intake"]["refunds"] = refunds
     spark.createDataFrame(table_rows).createOrReplaceTempView("sales_transactions")
@@ -125,7 +126,7 @@ def test_a_month_prepared_from_a_table_equals_the_month_prepared_from_the_file(
 
 
 def test_a_table_without_a_required_column_names_the_table_and_the_fix(spark, table_rows, settings):
-    from helpers import warehouse_intake
+    from helpers.data.intake import in_spark as warehouse_intake
 
     spark.createDataFrame(table_rows.drop(columns="amount")).createOrReplaceTempView("no_amount")
     with pytest.raises(DataContractError, match=r"transactions table no_amount: required column\(s\) 'amount'"):

@@ -1,0 +1,114 @@
+"""The files that notebooks hand to each other: data/processed/<YYYY-MM>/<name>.parquet.
+
+One place for the names, so that a notebook's inputs and outputs are stated once and spelled alike.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.core import paths
+
+ARTIFACTS = {
+    "transactions": "transactions.parquet",  # accepted transactions of the month's window
+    "accounts": "accounts.parquet",
+    "service_map": "service_map.parquet",
+    "intake_counts": "intake_counts.parquet",  # per input file: read, accepted, rejected
+    "customer_summary": "customer_summary.parquet",
+    "calibration_holdout": "calibration_holdout.parquet",
+    "rfm": "rfm.parquet",
+    "cltv": "cltv.parquet",
+    "clusters": "clusters.parquet",
+    "customer_segments": "customer_segments.parquet",
+}
+REJECTED_ROWS = "rejected_rows.csv"
+RUN_INFO = "run_info.json"
+
+
+def artifact_path(month: str, name: str) -> Path:
+    if name not in ARTIFACTS:
+        raise KeyError(f"unknown artifact {name!r}; known: {', '.join(ARTIFACTS)}")
+    return paths.processed_dir(month) / ARTIFACTS[name]
+
+
+def write_artifact(frame: pd.DataFrame, month: str, name: str) -> Path:
+    target = artifact_path(month, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # write then rename, so that a reader never sees half a file
+    temporary = target.with_suffix(".parquet.tmp")
+    frame.to_parquet(temporary, index=False)
+    temporary.replace(target)
+    return target
+
+
+def read_artifact(month: str, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A processed file of `month` (only `columns`, when given: a million-row file reads much faster)."""
+    source = artifact_path(month, name)
+    if not source.exists():
+        raise FileNotFoundError(
+            f"{source} does not exist: run the notebooks before this one for month {month} "
+            f"(or `workbook run --month {month}`)"
+        )
+    return pd.read_parquet(source, columns=columns)
+
+
+def has_artifact(month: str, name: str) -> bool:
+    return artifact_path(month, name).exists()
+
+
+def write_rejected_rows(rejected: pd.DataFrame, month: str) -> Path:
+    target = paths.processed_dir(month) / REJECTED_ROWS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rejected.to_csv(target, index=False)
+    return target
+
+
+def write_run_info(month: str, info: dict) -> Path:
+    target = paths.processed_dir(month) / RUN_INFO
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    return target
+
+
+def read_run_info(month: str) -> dict:
+    source = paths.processed_dir(month) / RUN_INFO
+    return json.loads(source.read_text(encoding="utf-8")) if source.exists() else {}
+
+
+def prepared_months() -> list[str]:
+    """Months whose data preparation finished (they have run_info.json), oldest first."""
+    root = paths.project_root() / "data" / "processed"
+    if not root.exists():
+        return []
+    return sorted(p.parent.name for p in root.glob("*/" + RUN_INFO))
+
+
+def resolve_prepared_month(month: str | None) -> str:
+    """The month an analysis notebook works on: the one given, or else the newest prepared month."""
+    if month:
+        if not (paths.processed_dir(month) / RUN_INFO).exists():
+            raise FileNotFoundError(
+                f"month {month} has not been prepared: run notebooks/00_data_preparation.ipynb with "
+                f"month = \"{month}\" first (or `workbook run --month {month}`)"
+            )
+        return month
+    months = prepared_months()
+    if not months:
+        raise FileNotFoundError(
+            "no prepared month in data/processed/: run notebooks/00_data_preparation.ipynb first "
+            "(or `workbook run`)"
+        )
+    return months[-1]
+
+
+def month_currency(month: str, settings: dict) -> str:
+    """The currency of a prepared month's amounts (from its data, see preparation.data_currency)."""
+    return read_run_info(month).get("currency") or settings["currency"]
+
+
+def month_settings(month: str, settings: dict) -> dict:
+    """The settings with the prepared month's currency, so that every helper formats amounts alike."""
+    return {**settings, "currency": month_currency(month, settings)}

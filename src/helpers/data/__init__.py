@@ -1,0 +1,4 @@
+"""Data: what comes in.
+
+The data contract (`contract`), which files a run reads (`inputs`), the intake that checks every row
+(`intake/`) and the bundled sample data sets (`samples/`). Imports only `helpers.core`."""

@@ -1,0 +1,236 @@
+"""Intake of a transactions table that Spark reads (a warehouse or lakehouse table such as
+`sales.transactions`, or a cluster path such as `s3a://bucket/transactions/`): `workbook run --engine spark
+--transactions sales.transactions`.
+
+The rows are checked in Spark, against the same data contract as files (helpers.data.contract): the table's
+columns are mapped through config/column_mapping.yaml, values are cast (customer_id to trimmed text, date
+to a day, amounts to numbers; a value that does not cast is unparseable), and faulty rows are quarantined
+with the file intake's reasons, in the same order. The accepted rows stay a Spark DataFrame, from which Spark
+condenses the customer summary (helpers.features.engines). Only the accepted rows' contract columns come back to this
+machine, as the month's transactions Parquet file, for the later notebooks' small per-day and per-customer
+questions (answered by DuckDB).
+
+Differences from files, because a table is not a file: a table is typed, so text such as `1.234,56` is not
+parsed (a text column must hold plain numbers and ISO dates); rows have no line numbers (`source_row` is
+empty); of two identical rows one is kept, but which one is not defined; rows after the analysis month are
+counted but not listed in rejected_rows.csv (a table that spans years would list most of itself).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from helpers.features import engines
+from helpers.data.contract import CONTRACT, DataContractError, reason_column, row_checks
+from helpers.data.intake.loader import COUNT_COLUMNS, REJECTED_COLUMNS, IntakeResult
+from helpers.data.intake.readers import match_columns
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import SparkSession
+
+TABLE = "transactions"
+NOT_LISTED = ("after_analysis_month",)
+
+
+def _missing_columns_error(source: str, columns: list[str], missing: list[str]) -> DataContractError:
+    fix = (
+        f"rename the column(s) to {', '.join(repr(m) for m in missing)} in a view of the table, or map the table's "
+        f"column to the contract name under 'transactions:' in config/column_mapping.yaml "
+        f"(e.g. `Your Column: {missing[0]}`)"
+    )
+    return DataContractError(
+        f"transactions table {source}: required column(s) {', '.join(repr(m) for m in missing)} missing.\n"
+        f"Columns found: {', '.join(repr(c) for c in columns)}.\nFix: {fix}.",
+        file=source,
+        column=missing[0],
+        fix=fix,
+    )
+
+
+def _typed(frame: SparkDataFrame, match: dict[str, str]):
+    """Spark columns of the contract's typed values, and of parse failures (value present, cast failed)."""
+    from pyspark.sql import functions as F
+
+    typed, failed = {}, {}
+    for column in CONTRACT[TABLE].columns:
+        if column.name not in match:
+            kind = {"float": "double", "date": "timestamp"}.get(column.kind, "string")
+            typed[column.name] = F.lit(None).cast(kind)
+            continue
+        source = F.col(f"`{match[column.name]}`")
+        if column.kind in ("id", "text", "upper"):
+            text = F.trim(source.cast("string"))
+            text = F.when(text == "", None).otherwise(text)
+            typed[column.name] = F.upper(text) if column.kind == "upper" else text
+        elif column.kind == "float":
+            number = source.cast("double")
+            finite = number.isNotNull() & ~F.isnan(number) & (F.abs(number) != float("inf"))
+            typed[column.name] = F.when(finite, number)
+            present = source.isNotNull() & (F.trim(source.cast("string")) != "")
+            failed[column.name] = present & ~finite
+        elif column.kind == "date":
+            day = F.to_date(source)
+            typed[column.name] = day.cast("timestamp")
+            present = source.isNotNull() & (F.trim(source.cast("string")) != "")
+            failed[column.name] = present & day.isNull()
+    return typed, failed
+
+
+def _reason(typed, failed, analysis_end, refunds: str):
+    """The Spark column of each row's quarantine reason (null: accepted), first in REASON_ORDER."""
+    from pyspark.sql import functions as F
+
+    test = {
+        "missing": lambda c: typed[c].isNull(),
+        "unparseable": lambda c: failed[c],
+        "after_end": lambda c: typed[c] > F.lit(pd.Timestamp(analysis_end).to_pydatetime()),
+        "negative": lambda c: typed[c] < 0,
+    }
+    conditions: dict[str, Any] = {}
+    for check in row_checks(TABLE, parsed=failed, has_end=analysis_end is not None, refunds=refunds):
+        condition = test[check.test](check.column)
+        conditions[check.reason] = conditions[check.reason] | condition if check.reason in conditions else condition
+    reason = None
+    for name, condition in conditions.items():
+        reason = F.when(condition, F.lit(name)) if reason is None else reason.when(condition, F.lit(name))
+    return reason
+
+
+def check_table(
+    source: str | SparkDataFrame,
+    mapping: dict,
+    settings: dict,
+    analysis_end,
+    spark: SparkSession | None = None,
+) -> tuple[SparkDataFrame, IntakeResult]:
+    """Check the rows of a Spark-readable transactions source. Returns the accepted rows (a Spark DataFrame
+    with the contract's columns) and an IntakeResult with the counts and the listed rejected rows (its
+    transaction_parts are empty: see `write_accepted`)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    spark = engines._session(spark)
+    frame, _ = engines._source_frame(spark, source)
+    name = source if isinstance(source, str) else "Spark DataFrame"
+    columns = list(frame.columns)
+    match = match_columns(columns, TABLE, mapping)
+    missing = [c for c in CONTRACT[TABLE].required_columns if c not in match.columns]
+    if missing:
+        raise _missing_columns_error(name, columns, missing)
+    # rows without any value are skipped and not counted, as in files
+    frame = frame.where(F.greatest(*[F.col(f"`{c}`").isNotNull().cast("int") for c in columns]) == 1)
+    typed, failed = _typed(frame, match.columns)
+    checked = frame.select(
+        *[F.col(f"`{c}`") for c in columns],
+        *[value.alias(f"__v_{key}") for key, value in typed.items()],
+    )
+    typed_columns = {key: F.col(f"__v_{key}") for key in typed}
+    failed_columns = {}
+    for key, condition in failed.items():  # failure columns over the typed values of the same row
+        checked = checked.withColumn(f"__f_{key}", condition)
+        failed_columns[key] = F.col(f"__f_{key}")
+    checked = checked.withColumn(
+        "__reason", _reason(typed_columns, failed_columns, analysis_end, settings["intake"]["refunds"])
+    )
+    # identical rows among those without another fault: one is kept
+    window = Window.partitionBy(F.col("__reason").isNull(), *[F.col(f"`{c}`") for c in columns]).orderBy(F.lit(1))
+    checked = checked.withColumn(
+        "__reason",
+        F.when(F.col("__reason").isNull() & (F.row_number().over(window) > 1), F.lit("duplicate_row")).otherwise(
+            F.col("__reason")
+        ),
+    ).persist()
+    by_reason = {row["__reason"]: int(row["count"]) for row in checked.groupBy("__reason").count().collect()}
+    read = sum(by_reason.values())
+    accepted_rows = by_reason.pop(None, 0)
+    listed = checked.where(F.col("__reason").isNotNull() & ~F.col("__reason").isin(*NOT_LISTED))
+    rejected = listed.select(
+        F.col("__reason").alias("reason"),
+        F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns])).alias("raw"),
+        *[F.col(f"`{source_column}`").cast("string").alias(f"__raw_{key}") for key, source_column in match.columns.items()],
+    ).toPandas()
+    rejected_table = _rejected_table(name, rejected, match.columns)
+    unlisted = {reason: count for reason, count in by_reason.items() if reason in NOT_LISTED}
+    accepted = checked.where(F.col("__reason").isNull()).select(
+        *[F.col(f"__v_{key}").alias(key) for key in typed]
+    )
+    counts = pd.DataFrame(
+        [{"table": TABLE, "source_file": name, "read": read, "accepted": accepted_rows,
+          "rejected": read - accepted_rows}],
+        columns=COUNT_COLUMNS,
+    )
+    result = IntakeResult(
+        transaction_parts=[],
+        accounts=None,
+        service_map=None,
+        rejected=rejected_table,
+        counts=counts,
+        ignored_columns={TABLE: list(match.ignored)} if match.ignored else {},
+        engines={name: "spark"},
+        unlisted_rejections={(TABLE, reason): count for reason, count in unlisted.items()},
+    )
+    return accepted, result
+
+
+def _rejected_table(name: str, rejected: pd.DataFrame, match: dict[str, str]) -> pd.DataFrame:
+    if rejected.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in REJECTED_COLUMNS})
+    about = rejected["reason"].map(lambda reason: reason_column(TABLE, reason))
+    value = pd.Series("", index=rejected.index, dtype="str")
+    for key in match:
+        hit = (about == key).to_numpy()
+        value[hit] = rejected.loc[hit, f"__raw_{key}"].fillna("").astype("str")
+    return pd.DataFrame(
+        {
+            "table": TABLE,
+            "source_file": name,
+            "source_row": pd.array([pd.NA] * len(rejected), dtype="Int64"),  # a table has no line numbers
+            "reason": rejected["reason"].astype("str"),
+            "column": about.map(match).astype("str"),
+            "value": value,
+            "raw": rejected["raw"].astype("str"),
+        },
+        columns=REJECTED_COLUMNS,
+    )
+
+
+def write_accepted(accepted: SparkDataFrame, target: Path) -> Path:
+    """The accepted rows' contract columns as one local Parquet file (days as timestamps in microseconds
+    without a time zone, as pandas and DuckDB read them). A local session writes it itself; from a cluster the rows come through
+    the driver."""
+    from pyspark.sql import functions as F
+
+    # a day without a time zone (TIMESTAMP_NTZ), as the file intake writes it; the session runs in UTC
+    accepted = accepted.withColumn("date", F.col("date").cast("timestamp_ntz"))
+    spark = accepted.sparkSession
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".parquet.tmp")
+    try:
+        master = str(spark.sparkContext.master)
+    except Exception:  # Spark Connect has no SparkContext on this side
+        master = ""
+    if master.startswith("local"):
+        folder = Path(tempfile.mkdtemp(prefix=".spark-", dir=target.parent))
+        previous = spark.conf.get("spark.sql.parquet.outputTimestampType", None)
+        spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        try:
+            accepted.coalesce(1).write.mode("overwrite").parquet(str(folder / "out"))
+            part = next((folder / "out").glob("part-*.parquet"))
+            part.replace(temporary)
+        finally:
+            if previous is None:
+                spark.conf.unset("spark.sql.parquet.outputTimestampType")
+            else:
+                spark.conf.set("spark.sql.parquet.outputTimestampType", previous)
+            shutil.rmtree(folder, ignore_errors=True)
+    else:
+        accepted.toPandas().to_parquet(temporary, index=False)
+    temporary.replace(target)
+    return target

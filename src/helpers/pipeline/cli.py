@@ -1,0 +1,162 @@
+"""The `workbook` command: run the monthly pipeline, validate input files, prepare sample data, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from helpers import __version__
+from helpers.core import periods
+
+
+def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", default="agency", help="bundled data set: agency (default) or cdnow")
+    parser.add_argument("--transactions", default="", help="transactions file (CSV, Parquet or Excel)")
+    parser.add_argument("--accounts", default="", help="accounts file (optional)")
+    parser.add_argument("--service-map", default="", help="service map file (optional)")
+    parser.add_argument("--config", default="", help="settings file (default config/settings.yaml)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from helpers.core import config
+    from helpers.data import inputs
+    from helpers.pipeline import preparation
+    from helpers.pipeline import runner
+
+    settings = config.load_settings(args.config or None)
+    files = inputs.resolve_inputs(args.dataset, args.transactions, args.accounts, args.service_map, args.engine)
+    if args.from_month or args.to_month:
+        if not (args.from_month and args.to_month):
+            raise ValueError("--from and --to go together (e.g. --from 2025-01 --to 2025-12)")
+        months = periods.month_range(args.from_month, args.to_month)
+    elif args.month:
+        months = [inputs.resolve_month(args.month, None)]
+    else:
+        months = [preparation.latest_month(files, settings, args.engine)]
+        print(f"no --month given: using the latest complete month in the data, {months[0]}")
+    for month in months:
+        parameters = {
+            "month": month,
+            "dataset": args.dataset,
+            "transactions_path": str(files.transactions.resolve()) if isinstance(files.transactions, Path)
+            else files.transactions,
+            "accounts_path": str(files.accounts.resolve()) if files.accounts else "",
+            "service_map_path": str(files.service_map.resolve()) if files.service_map else "",
+            "config_path": str(Path(settings["_path"]).resolve()),
+            "engine": args.engine,
+            "language": args.language,
+            "pseudonymise": args.pseudonymise,
+        }
+        result = runner.run_notebooks(month, parameters)
+        print(f"published {result.report_dir}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from helpers.core import config
+    from helpers.data.intake import loader as intake
+
+    settings = config.load_settings(args.config or None)
+    analysis_end = periods.month_end(args.month) if args.month else None
+    result, report = intake.validate_paths(args.paths, table=args.table, analysis_end=analysis_end, settings=settings)
+    print(report)
+    return 0 if result is not None else 1
+
+
+def _sample_data(args: argparse.Namespace) -> int:
+    from helpers.data.samples import agency as sample_data
+
+    written = sample_data.prepare_sample_data(force=args.force)
+    for name, directory in written.items():
+        print(f"{name}: {directory}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from helpers.pipeline import bench
+
+    customers, transactions = (2_000, 20_000) if args.small else (args.customers, args.transactions)
+    table = bench.run_benchmark(customers, transactions, repeats=args.repeats, seed=args.seed)
+    print(bench.format_table(table))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbook", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run every notebook for a month and publish reports/<YYYY-MM>/")
+    run.add_argument("--month", default="", help="analysis month YYYY-MM (default: latest complete month)")
+    run.add_argument("--from", dest="from_month", default="", help="first month of a backfill")
+    run.add_argument("--to", dest="to_month", default="", help="last month of a backfill")
+    run.add_argument(
+        "--engine", choices=["duckdb", "spark"], default="duckdb",
+        help="where the transactions are condensed per customer: duckdb (embedded) or spark",
+    )
+    run.add_argument("--language", choices=["en", "de"], default="en", help="language of the stakeholder report")
+    run.add_argument(
+        "--pseudonymise", action="store_true", help="replace customer names and ids in the HTML reports by aliases"
+    )
+    _add_input_arguments(run)
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate", help="check input files against the data contract")
+    validate.add_argument("paths", nargs="+", help="files to check")
+    validate.add_argument("--table", choices=["transactions", "accounts", "service_map"], default=None)
+    validate.add_argument("--month", default="", help="flag transactions after this month")
+    validate.add_argument("--config", default="")
+    validate.set_defaults(handler=_validate)
+
+    sample = commands.add_parser("sample-data", help="prepare the bundled data sets in data/raw/")
+    sample.add_argument("--force", action="store_true", help="write them again even if present")
+    sample.set_defaults(handler=_sample_data)
+
+    bench = commands.add_parser("bench", help="time our customer summary against lifetimes' (prints a table)")
+    bench.add_argument("--customers", type=int, default=1_000_000)
+    bench.add_argument("--transactions", type=int, default=10_000_000)
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--small", action="store_true", help="a tiny size that only proves the command works")
+    bench.set_defaults(handler=_bench)
+    return parser
+
+
+def _stop_on_sigterm() -> None:
+    """A scheduler stops a run with SIGTERM: turn it into SystemExit, so that the runner's clean-up runs
+    (the half-built month goes to reports/.failed/, the month's lock is released)."""
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _stop_on_sigterm()
+    try:
+        return args.handler(args)
+    except Exception as error:  # one clear line for the user, not a traceback
+        from helpers.core.config import ConfigError
+        from helpers.pipeline.runner import PipelineError
+
+        known = (PipelineError, ConfigError, FileNotFoundError, ValueError)
+        try:
+            from helpers.data.intake.loader import DataContractError
+
+            known = known + (DataContractError,)
+        except ImportError:
+            pass
+        if isinstance(error, known):
+            print(f"workbook {args.command}: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

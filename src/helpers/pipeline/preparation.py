@@ -1,0 +1,158 @@
+"""Data preparation for one analysis month: validate the inputs, quarantine bad rows, and write the
+processed files every later notebook reads (see helpers.core.artifacts for their names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from helpers import __version__
+from helpers.core import paths
+from helpers.core import periods
+from helpers.core import artifacts as processed
+from helpers.features import transaction_queries
+from helpers.core.config import load_column_mapping
+from helpers.features.engines import is_remote_source, summarise, summarise_calibration_holdout
+from helpers.data.inputs import InputFiles, resolve_month
+from helpers.data.intake.loader import IntakeResult, load_inputs
+
+
+@dataclass
+class PreparedMonth:
+    month: str
+    cutoff: pd.Timestamp
+    intake: IntakeResult
+    summary: pd.DataFrame
+    calibration: pd.DataFrame | None
+    calibration_end: pd.Timestamp | None
+    currency: str
+    notes: list[str]
+    transactions_file: Path  # the accepted transactions (processed artifact "transactions")
+
+
+def data_currency(transactions: transaction_queries.Source, default: str, source) -> str:
+    """The currency of the amounts: the one named in the data's currency column, else the configured one.
+    Amounts in several currencies cannot be added up, so that stops the run. `transactions`: the accepted
+    transactions' Parquet file or a DataFrame."""
+    named = transaction_queries.currencies(transactions)
+    if len(named) > 1:
+        raise ValueError(
+            f"{source}: column 'currency' holds several currencies ({', '.join(named)}); amounts in different "
+            f"currencies cannot be added up: convert them to one currency before the analysis"
+        )
+    return named[0] if named else default
+
+
+def latest_month(files: InputFiles, settings: dict, engine: str = "duckdb") -> str:
+    """The latest complete month in the transactions (their rows checked, as in a run, to find the last day)."""
+    if engine == "spark" and is_remote_source(files.transactions):
+        from pyspark.sql import functions as F
+
+        from helpers.data.intake import in_spark as warehouse_intake
+
+        accepted, _ = warehouse_intake.check_table(
+            str(files.transactions), load_column_mapping(settings), settings, None
+        )
+        return resolve_month("", accepted.agg(F.max("date")).collect()[0][0])
+    with tempfile.TemporaryDirectory(prefix="workbook-month-") as work:
+        intake = load_inputs(files.transactions, settings=settings, workdir=work)
+        last = transaction_queries.overview(intake.write_transactions(Path(work) / "all.parquet"))["last_date"]
+    return resolve_month("", last)
+
+
+def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Timestamp | None:
+    """The end of the calibration window: `holdout_months` before the cut-off, or None when that would
+    leave no calibration data (the holdout check is then skipped, and the report says so)."""
+    if holdout_months <= 0:
+        return None
+    end = periods.month_end(periods.shift_month(month, -holdout_months))
+    return end if pd.Timestamp(first_date) <= end else None
+
+
+def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "duckdb") -> PreparedMonth:
+    """Validate the inputs for `month` (empty: the latest complete month), write the processed files, and
+    condense the accepted transactions into the customer summary on `engine` (duckdb or spark), which
+    reads the accepted transactions from their Parquet file. With engine spark and a table name or a
+    cluster path as the transactions, Spark also checks the rows (helpers.data.intake.in_spark)."""
+    notes: list[str] = []
+    if not month:
+        month = latest_month(files, settings, engine)
+        notes.append(f"No month was given: the latest complete month in the data is {month}.")
+    month = resolve_month(month, None)
+    cutoff = periods.month_end(month)
+    folder = paths.processed_dir(month)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = processed.artifact_path(month, "transactions")
+    if engine == "spark" and is_remote_source(files.transactions):
+        from helpers.data.intake import in_spark as warehouse_intake
+
+        # the rows are checked and condensed in Spark; only the accepted rows' contract columns come here
+        accepted_rows, intake = warehouse_intake.check_table(
+            str(files.transactions), load_column_mapping(settings), settings, cutoff
+        )
+        intake = intake.merged(
+            load_inputs([], files.accounts, files.service_map, analysis_end=cutoff, settings=settings)
+        )
+        accepted = warehouse_intake.write_accepted(accepted_rows, target)
+        summary_source = accepted_rows
+    else:
+        # DuckDB leaves the accepted transactions as Parquet files in a work folder; they become the artifact
+        work = Path(tempfile.mkdtemp(prefix=".intake-", dir=folder))
+        try:
+            intake = load_inputs(
+                files.transactions, files.accounts, files.service_map, analysis_end=cutoff, settings=settings,
+                workdir=work,
+            )
+            accepted = intake.write_transactions(target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        summary_source = accepted
+    seen = transaction_queries.overview(accepted)
+    if seen["rows"] == 0:
+        raise ValueError(
+            f"{files.transactions}: no transaction is left for {month} after validation; "
+            f"see data/processed/{month}/rejected_rows.csv for the reasons"
+        )
+    currency = data_currency(accepted, settings["currency"], files.transactions)
+    unit_days = float(settings["summary"]["unit_days"])
+    summary = summarise(summary_source, cutoff, unit_days=unit_days, engine=engine)
+    processed.write_artifact(summary, month, "customer_summary")
+    calibration_end = calibration_end_for(month, int(settings["summary"]["holdout_months"]), seen["first_date"])
+    calibration = None
+    if calibration_end is not None:
+        calibration = summarise_calibration_holdout(
+            summary_source, calibration_end, cutoff, unit_days=unit_days, engine=engine
+        )
+        processed.write_artifact(calibration, month, "calibration_holdout")
+    else:
+        notes.append("The data are too short for a holdout window: model validation will be skipped.")
+    for name, table in (("accounts", intake.accounts), ("service_map", intake.service_map)):
+        target = processed.artifact_path(month, name)
+        if table is not None:
+            processed.write_artifact(table, month, name)
+        elif target.exists():
+            target.unlink()  # a stale file from an earlier run with that input would mislead later notebooks
+    processed.write_artifact(intake.counts, month, "intake_counts")
+    processed.write_rejected_rows(intake.rejected, month)
+    processed.write_run_info(
+        month,
+        {
+            "month": month,
+            "cutoff": cutoff.date().isoformat(),
+            "inputs": {k: (str(v) if v else None) for k, v in files.as_dict().items()},
+            "settings_file": settings.get("_path"),
+            "unit_days": unit_days,
+            "currency": currency,
+            "engine": engine,
+            "intake_engines": intake.engines,
+            "calibration_end": calibration_end.date().isoformat() if calibration_end is not None else None,
+            "version": __version__,
+            "prepared_at": dt.datetime.now().isoformat(timespec="seconds"),
+        },
+    )
+    return PreparedMonth(month, cutoff, intake, summary, calibration, calibration_end, currency, notes, accepted)

@@ -1,0 +1,248 @@
+"""The CRM export: one row per customer with segment, value, potential and what to do next.
+
+:func:`build_export` joins the customer summary with the RFM/ABC table, the CLTV table, the clusters
+(optional: another notebook builds them; a missing table gives empty cluster names), the funnel maturity
+and the potential scores into :data:`EXPORT_COLUMNS`, one row per customer of the summary, in its order.
+:func:`check_no_customer_lost` raises when a customer of the summary is missing from the export, appears
+twice, or the export holds a customer the summary does not know.
+
+:func:`write_export` saves it as the artifact ``customer_segments`` (Parquet, in
+``data/processed/<YYYY-MM>/``) and as ``customer_segments.csv`` (UTF-8 with byte-order mark, so that
+Excel shows umlauts right) and ``customer_segments.xlsx`` in a folder the caller chooses.
+"""
+
+from __future__ import annotations
+
+import codecs
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.core import duck
+from helpers.core import artifacts as processed
+
+EXPORT_COLUMNS: list[str] = [
+    "customer_id",
+    "name",
+    "rfm_segment",
+    "abc_class",
+    "cltv",
+    "p_alive",
+    "cluster_name",
+    "funnel_maturity",
+    "upsell_score",
+    "growth_score",
+    "quadrant",
+    "service_level",
+    "next_action",
+    "reasons",
+]
+TEXT_COLUMNS = ("customer_id", "name", "rfm_segment", "abc_class", "cluster_name", "quadrant", "service_level",
+                "next_action", "reasons")
+FILE_STEM = "customer_segments"
+
+
+class CustomersLostError(AssertionError):
+    """Customers went missing (or were duplicated) between the summary and the export."""
+
+
+def _by_customer(table: pd.DataFrame | None, columns: list[str], ids: pd.Index | None = None) -> pd.DataFrame:
+    """``table`` indexed by customer_id (text) with ``columns`` (missing columns -> empty), each customer
+    once; in the order of ``ids`` when given (customers not in ``table`` empty)."""
+    if table is None or table.empty or "customer_id" not in table:
+        frame = pd.DataFrame(columns=columns, index=pd.Index([], name="customer_id", dtype=str))
+        return frame if ids is None else frame.reindex(ids)
+    frame = table.assign(customer_id=table["customer_id"].astype(str)).set_index("customer_id")
+    # The tables of a month list the summary's customers in its order: then there is nothing to drop
+    # or look up, which at a million customers saves seconds.
+    if not (ids is not None and frame.index.equals(ids) and ids.is_unique):
+        frame = frame[~frame.index.duplicated()]
+    frame = frame.reindex(columns=columns)
+    return frame if ids is None else frame.reindex(ids)
+
+
+def _text(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.StringDtype):  # text already: only the missing ones become ""
+        return series.fillna("").astype(str)
+    return series.astype("object").where(series.notna(), "").astype(str)
+
+
+def build_export(
+    summary: pd.DataFrame,
+    potential: pd.DataFrame,
+    rfm: pd.DataFrame | None = None,
+    cltv: pd.DataFrame | None = None,
+    clusters: pd.DataFrame | None = None,
+    accounts: pd.DataFrame | None = None,
+    maturity: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per customer of ``summary`` with :data:`EXPORT_COLUMNS`.
+
+    ``potential`` is :attr:`helpers.potential.scoring.PotentialResult.table`; ``maturity`` the table of
+    :func:`helpers.potential.funnel.maturity_table` (index or column customer_id). Unknown texts are empty strings,
+    unknown numbers empty (NaN)."""
+    ids = pd.Index(summary["customer_id"].astype(str), name="customer_id")
+    out = pd.DataFrame(index=ids)
+    names = _by_customer(accounts, ["name"], ids)["name"]
+    out["name"] = _text(names)
+    rfm_part = _by_customer(rfm, ["rfm_segment", "abc_class"], ids)
+    out["rfm_segment"] = _text(rfm_part["rfm_segment"])
+    out["abc_class"] = _text(rfm_part["abc_class"])
+    cltv_part = _by_customer(cltv, ["cltv", "p_alive"], ids)
+    out["cltv"] = pd.to_numeric(cltv_part["cltv"], errors="coerce").astype("float64").round(2)
+    out["p_alive"] = pd.to_numeric(cltv_part["p_alive"], errors="coerce").astype("float64").round(4)
+    out["cluster_name"] = _text(_by_customer(clusters, ["cluster_name"], ids)["cluster_name"])
+    if maturity is not None and not maturity.empty:
+        frame = maturity.reset_index() if "customer_id" not in maturity else maturity
+        values = _by_customer(frame, ["funnel_maturity"], ids)["funnel_maturity"]
+        out["funnel_maturity"] = pd.to_numeric(values, errors="coerce").astype("float64").round(1)
+    else:
+        out["funnel_maturity"] = np.nan
+    part = _by_customer(
+        potential, ["upsell_score", "growth_score", "quadrant", "service_level", "next_action", "reasons"], ids
+    )
+    out["upsell_score"] = pd.to_numeric(part["upsell_score"], errors="coerce").astype("float64").round(1)
+    out["growth_score"] = pd.to_numeric(part["growth_score"], errors="coerce").astype("float64").round(1)
+    for column in ("quadrant", "service_level", "next_action", "reasons"):
+        out[column] = _text(part[column])
+    out = out.reset_index()[EXPORT_COLUMNS]
+    for column in TEXT_COLUMNS:
+        out[column] = out[column].astype(str)
+    return out
+
+
+def check_no_customer_lost(summary: pd.DataFrame, export: pd.DataFrame, step: str = "export") -> None:
+    """Raise :class:`CustomersLostError` unless the export holds every customer of the summary exactly
+    once and no other customer; the message names up to ten of the customers concerned."""
+    expected = pd.Index(summary["customer_id"].astype(str))
+    got = export["customer_id"].astype(str)
+    problems = []
+    missing = expected.difference(pd.Index(got))
+    if len(missing):
+        problems.append(f"{len(missing)} customer(s) of the summary missing: {', '.join(missing[:10])}")
+    duplicated = got[got.duplicated()].unique()
+    if len(duplicated):
+        problems.append(f"{len(duplicated)} customer(s) more than once: {', '.join(duplicated[:10])}")
+    extra = pd.Index(got).difference(expected)
+    if len(extra):
+        problems.append(f"{len(extra)} customer(s) not in the summary: {', '.join(extra[:10])}")
+    if problems:
+        raise CustomersLostError(
+            f"{step}: {len(expected):,} customers in the summary, {len(got):,} rows in the {step}; "
+            + "; ".join(problems)
+        )
+
+
+# Excel holds at most 1,048,576 rows, and openpyxl writes a million rows in minutes: above this, the CRM
+# import takes the CSV (the same columns) and no workbook is written.
+XLSX_MAX_ROWS = 100_000
+
+
+@dataclass
+class ExportFiles:
+    parquet: Path
+    csv: Path
+    xlsx: Path | None
+
+    def describe(self, customers: int, month: str) -> str:
+        """One sentence for the report: what was written where."""
+        excel = (
+            f" and `{self.xlsx.name}`" if self.xlsx is not None
+            else f" (no Excel workbook: {customers:,} rows is more than the {XLSX_MAX_ROWS:,} it is written for)"
+        )
+        return (
+            f"**{customers:,} customers** written to `{self.parquet.name}` (for the next steps) and, for the CRM "
+            f"and Excel, to `{self.csv.name}`{excel}, published with the month's report in `reports/{month}/`."
+        )
+
+
+def write_csv(export: pd.DataFrame, path: Path) -> Path:
+    """CSV in UTF-8 with byte-order mark (Excel reads umlauts right), comma-separated, decimal point.
+
+    The file is the one pandas' ``to_csv`` writes: numbers in the shortest form that reads back exactly
+    (``12.0``, ``0.1``, ``1e-05``), missing numbers and empty texts as empty fields, quotes only around
+    texts with a comma, quote or line break; a text with a bare carriage return is quoted too (pandas
+    left it bare, which split the row for readers). DuckDB writes it in seconds where pandas takes
+    a quarter of a minute at a million rows; columns other than texts and numbers are left to pandas."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(export.columns)
+    text = {c for c in columns if pd.api.types.is_string_dtype(export[c])}
+    numbers = {c for c in columns if pd.api.types.is_numeric_dtype(export[c]) and not pd.api.types.is_bool_dtype(export[c])}
+    if len(text | numbers) < len(columns):  # dates, booleans: DuckDB would write them unlike pandas
+        export.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        return path
+    # DuckDB writes a missing value as an empty field but an empty text as "": make the empty texts missing
+    select = ", ".join(f"NULLIF({_quoted(c)}, '') AS {_quoted(c)}" if c in text else _quoted(c) for c in columns)
+    body = path.with_name(path.name + ".body")
+    try:
+        with duck.connect() as con:
+            con.register("export_rows", export)
+            con.execute(
+                f"COPY (SELECT {select} FROM export_rows) TO '{_sql_text(body.as_posix())}' "
+                # COMMENT '': no comment character, else DuckDB quotes every text with a #
+                "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\n', COMMENT '')"
+            )
+        with open(path, "wb") as target, open(body, "rb") as source:
+            target.write(codecs.BOM_UTF8)
+            shutil.copyfileobj(source, target, length=16 * 1024 * 1024)
+    finally:
+        body.unlink(missing_ok=True)
+    return path
+
+
+def _quoted(name: str) -> str:
+    """A column name as a SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _sql_text(text: str) -> str:
+    """Text inside a SQL string literal."""
+    return text.replace("'", "''")
+
+
+def write_xlsx(export: pd.DataFrame, path: Path, sheet: str = "customer_segments") -> Path:
+    """An Excel workbook with one sheet, a frozen header row and readable column widths."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        export.to_excel(writer, index=False, sheet_name=sheet)
+        worksheet = writer.sheets[sheet]
+        worksheet.freeze_panes = "A2"
+        for position, column in enumerate(export.columns, start=1):
+            longest = max([len(str(column))] + [len(str(v)) for v in export[column].head(500)])
+            letter = worksheet.cell(row=1, column=position).column_letter
+            worksheet.column_dimensions[letter].width = min(max(10, longest + 2), 80)
+    return path
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read an export CSV back with the same types (ids and texts as text)."""
+    text = {c: str for c in TEXT_COLUMNS}
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=text, keep_default_na=False, na_values={
+        c: [""] for c in EXPORT_COLUMNS if c not in TEXT_COLUMNS})
+    return frame[EXPORT_COLUMNS]
+
+
+def read_xlsx(path: Path) -> pd.DataFrame:
+    """Read an export workbook back with the same types."""
+    frame = pd.read_excel(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+                          na_values={c: [""] for c in EXPORT_COLUMNS if c not in TEXT_COLUMNS})
+    return frame[EXPORT_COLUMNS]
+
+
+def write_export(
+    export: pd.DataFrame, month: str, folder: str | Path, xlsx_max_rows: int = XLSX_MAX_ROWS
+) -> ExportFiles:
+    """Write the artifact ``customer_segments`` for ``month`` and the .csv and (up to ``xlsx_max_rows``
+    customers) the .xlsx into ``folder``."""
+    if list(export.columns) != EXPORT_COLUMNS:
+        raise ValueError(f"export columns must be {EXPORT_COLUMNS}, got {list(export.columns)}")
+    parquet = processed.write_artifact(export, month, FILE_STEM)
+    folder = Path(folder)
+    return ExportFiles(
+        parquet=parquet,
+        csv=write_csv(export, folder / f"{FILE_STEM}.csv"),
+        xlsx=write_xlsx(export, folder / f"{FILE_STEM}.xlsx") if len(export) <= xlsx_max_rows else None,
+    )
