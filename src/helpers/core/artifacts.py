@@ -6,11 +6,13 @@ One place for the names, so that a notebook's inputs and outputs are stated once
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from helpers.core import paths
+from helpers.core import config, paths
 
 ARTIFACTS = {
     "transactions": "transactions.parquet",  # accepted transactions of the month's window
@@ -112,3 +114,43 @@ def month_currency(month: str, settings: dict) -> str:
 def month_settings(month: str, settings: dict) -> dict:
     """The settings with the prepared month's currency, so that every helper formats amounts alike."""
     return {**settings, "currency": month_currency(month, settings)}
+
+
+@dataclass(frozen=True)
+class PreparedMonth:
+    """What an analysis notebook opens with: the month, its settings and currency, its run info, and its
+    processed files (required ones with `table`, optional ones with `optional`, which gives None)."""
+
+    month: str
+    settings: dict[str, Any]
+    run_info: dict[str, Any] = field(repr=False)
+
+    @property
+    def currency(self) -> str:
+        return self.settings["currency"]
+
+    @property
+    def cutoff(self) -> str:
+        """The last day of the data (the end of the analysis month)."""
+        return self.run_info["cutoff"]
+
+    def path(self, name: str) -> Path:
+        return artifact_path(self.month, name)
+
+    def has(self, name: str) -> bool:
+        return has_artifact(self.month, name)
+
+    def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return read_artifact(self.month, name, columns=columns)
+
+    def optional(self, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """A processed file that this month may not have (no accounts, no holdout window): None then."""
+        return read_artifact(self.month, name, columns=columns) if has_artifact(self.month, name) else None
+
+
+def load_month(month: str = "", config_path: str = "") -> PreparedMonth:
+    """The prepared month (the newest when `month` is empty) with the settings of `config_path` (default
+    config/settings.yaml) in the month's currency."""
+    settings = config.load_settings(config_path or None)
+    month = resolve_prepared_month(month)
+    return PreparedMonth(month=month, settings=month_settings(month, settings), run_info=read_run_info(month))

@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 
 from helpers.core import paths
+from helpers.core.errors import WorkbookError
 
 
-class ConfigError(ValueError):
+class ConfigError(WorkbookError, ValueError):
     """A settings file that cannot be used; the message names the file and the key."""
 
 

@@ -6,12 +6,14 @@ import re
 
 import pandas as pd
 
+from helpers.core.errors import UsageError
+
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def parse_month(month: str) -> pd.Period:
     if not isinstance(month, str) or not _MONTH.match(month):
-        raise ValueError(f"month must look like 'YYYY-MM' (for example '2025-12'), got {month!r}")
+        raise UsageError(f"month must look like 'YYYY-MM' (for example '2025-12'), got {month!r}")
     return pd.Period(month, freq="M")
 
 
@@ -43,5 +45,5 @@ def shift_month(month: str, months: int) -> str:
 def month_range(first: str, last: str) -> list[str]:
     start, end = parse_month(first), parse_month(last)
     if end < start:
-        raise ValueError(f"--from {first} is after --to {last}")
+        raise UsageError(f"--from {first} is after --to {last}")
     return [str(p) for p in pd.period_range(start, end, freq="M")]

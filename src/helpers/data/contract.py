@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
+from helpers.core.errors import WorkbookError
+
 TABLES = ("transactions", "accounts", "service_map")
 MAPPING_FILE_HINT = "config/column_mapping.yaml"
 
@@ -37,7 +39,7 @@ FUNNEL_STAGES = ("see", "think", "do", "care")
 SERVICE_KINDS = ("operations", "consulting")
 
 
-class DataContractError(ValueError):
+class DataContractError(WorkbookError, ValueError):
     """A file that cannot be used as a whole. The message names the file, the column, example rows and the fix."""
 
     def __init__(

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.core import paths
-from helpers.core import periods
+from helpers.core import paths, periods
+from helpers.core.errors import UsageError
 from helpers.features.engines import is_remote_source
 
 DATASETS = ("agency", "cdnow")
@@ -53,7 +53,7 @@ def resolve_inputs(
         directory = None
     else:
         if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)} or give --transactions")
+            raise UsageError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)} or give --transactions")
         directory = paths.dataset_dir(dataset)
         transactions = _find_table(directory, "transactions")
         if transactions is None:

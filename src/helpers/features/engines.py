@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from helpers.core.errors import UsageError, WorkbookError
 from helpers.features import summary
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ _NANOS_PER_DAY = 86_400 * 10**9
 _NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
 
 
-class EngineUnavailableError(RuntimeError):
+class EngineUnavailableError(WorkbookError, RuntimeError):
     """The requested engine cannot run here (pyspark not installed, no Java 17+); the message says the fix."""
 
 
@@ -104,7 +105,7 @@ def summarise_calibration_holdout(
 
 def _engine(engine: str, source) -> str:
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if engine == "duckdb" and not isinstance(source, pd.DataFrame | str | os.PathLike):
         raise TypeError(
             f"the duckdb engine reads a pandas DataFrame or a Parquet/CSV path, not {type(source).__name__}; "

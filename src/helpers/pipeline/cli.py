@@ -10,6 +10,7 @@ from pathlib import Path
 
 from helpers import __version__
 from helpers.core import periods
+from helpers.core.errors import UsageError, WorkbookError
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,14 +24,13 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from helpers.core import config
     from helpers.data import inputs
-    from helpers.pipeline import preparation
-    from helpers.pipeline import runner
+    from helpers.pipeline import preparation, runner
 
     settings = config.load_settings(args.config or None)
     files = inputs.resolve_inputs(args.dataset, args.transactions, args.accounts, args.service_map, args.engine)
     if args.from_month or args.to_month:
         if not (args.from_month and args.to_month):
-            raise ValueError("--from and --to go together (e.g. --from 2025-01 --to 2025-12)")
+            raise UsageError("--from and --to go together (e.g. --from 2025-01 --to 2025-12)")
         months = periods.month_range(args.from_month, args.to_month)
     elif args.month:
         months = [inputs.resolve_month(args.month, None)]
@@ -141,21 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     _stop_on_sigterm()
     try:
         return args.handler(args)
-    except Exception as error:  # one clear line for the user, not a traceback
-        from helpers.core.config import ConfigError
-        from helpers.pipeline.runner import PipelineError
-
-        known = (PipelineError, ConfigError, FileNotFoundError, ValueError)
-        try:
-            from helpers.data.intake.loader import DataContractError
-
-            known = known + (DataContractError,)
-        except ImportError:
-            pass
-        if isinstance(error, known):
-            print(f"workbook {args.command}: {error}", file=sys.stderr)
-            return 2
-        raise
+    except (WorkbookError, FileNotFoundError) as error:  # the user's mistake: one clear line, no traceback
+        print(f"workbook {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

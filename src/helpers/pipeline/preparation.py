@@ -12,14 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import __version__
-from helpers.core import paths
-from helpers.core import periods
 from helpers.core import artifacts as processed
-from helpers.features import transaction_queries
+from helpers.core import paths, periods
 from helpers.core.config import load_column_mapping
-from helpers.features.engines import is_remote_source, summarise, summarise_calibration_holdout
+from helpers.core.errors import UsageError
 from helpers.data.inputs import InputFiles, resolve_month
 from helpers.data.intake.loader import IntakeResult, load_inputs
+from helpers.features import transaction_queries
+from helpers.features.engines import is_remote_source, summarise, summarise_calibration_holdout
 
 
 @dataclass
@@ -41,7 +41,7 @@ def data_currency(transactions: transaction_queries.Source, default: str, source
     transactions' Parquet file or a DataFrame."""
     named = transaction_queries.currencies(transactions)
     if len(named) > 1:
-        raise ValueError(
+        raise UsageError(
             f"{source}: column 'currency' holds several currencies ({', '.join(named)}); amounts in different "
             f"currencies cannot be added up: convert them to one currency before the analysis"
         )
@@ -114,7 +114,7 @@ def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "
         summary_source = accepted
     seen = transaction_queries.overview(accepted)
     if seen["rows"] == 0:
-        raise ValueError(
+        raise UsageError(
             f"{files.transactions}: no transaction is left for {month} after validation; "
             f"see data/processed/{month}/rejected_rows.csv for the reasons"
         )

@@ -23,12 +23,12 @@ import papermill
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
-from helpers.core import config
-from helpers.core import paths
+from helpers.core import config, paths
+from helpers.core.errors import WorkbookError
 from helpers.reporting import report_index
 
 
-class PipelineError(RuntimeError):
+class PipelineError(WorkbookError, RuntimeError):
     """A run that did not publish; the message says which notebook and cell, and where its output is."""
 
 

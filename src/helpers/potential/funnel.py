@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.core.config import ConfigError
+
 STAGES: tuple[str, ...] = ("see", "think", "do", "care")
 KINDS: tuple[str, ...] = ("operations", "consulting")
 CELLS: tuple[tuple[str, str], ...] = tuple((s, k) for s in STAGES for k in KINDS)
@@ -94,7 +96,7 @@ def cell_weights(
         [float(stage_weights[s]) * float(kind_weights[k]) for s, k in CELLS], index=list(CELL_COLUMNS)
     )
     if (weights < 0).any() or weights.sum() <= 0:
-        raise ValueError("funnel maturity weights must be >= 0 and not all 0")
+        raise ConfigError("funnel maturity weights must be >= 0 and not all 0")
     return weights
 
 

@@ -25,11 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.core.errors import WorkbookError
+
 DEFAULT_SIZE_BANDS: tuple[int, ...] = (10, 50, 250)
 RULE_TESTS = ("in", "not_in", "min", "max")
 
 
-class QualificationError(ValueError):
+class QualificationError(WorkbookError, ValueError):
     """A rule in the settings that cannot be used; the message names the rule."""
 
 

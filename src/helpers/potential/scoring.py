@@ -78,9 +78,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from helpers.core import duck
+from helpers.core.errors import UsageError, WorkbookError
 from helpers.potential import funnel
-from helpers.reporting import i18n
 from helpers.potential.qualification import DEFAULT_SIZE_BANDS, size_band
+from helpers.reporting import i18n
 
 AXES: tuple[str, ...] = ("upsell", "growth")
 COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -119,7 +120,7 @@ QUADRANT_POSITIONS: dict[str, tuple[bool, bool]] = {
 LANGUAGES = ("en", "de")
 
 
-class PotentialSettingsError(ValueError):
+class PotentialSettingsError(WorkbookError, ValueError):
     """Settings ``potential`` that cannot be used; the message names the key."""
 
 
@@ -772,7 +773,7 @@ def score_customers(
 
     The table has one row per customer of ``inputs.summary``, in its order."""
     if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
+        raise UsageError(f"language must be one of {LANGUAGES}, got {language!r}")
     config = potential_settings(settings)
     currency = str((settings or {}).get("currency", ""))
     table = raw_components(inputs, settings).reset_index()

@@ -17,9 +17,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from helpers.reporting import i18n
-from helpers.core import paths
 from helpers.core import artifacts as processed
+from helpers.core import paths
+from helpers.reporting import i18n
 from helpers.reporting.plots.common import new_figure
 
 AT_RISK = "At Risk"

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.core import duck
 from helpers.core import artifacts as processed
+from helpers.core import duck
 
 EXPORT_COLUMNS: list[str] = [
     "customer_id",

@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from helpers.core.errors import UsageError
+
 LANGUAGES = ("en", "de")
 
 EN: dict[str, str] = {
@@ -320,7 +322,7 @@ CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£"}
 
 def check_language(language: str) -> str:
     if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+        raise UsageError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     return language
 
 

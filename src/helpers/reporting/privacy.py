@@ -43,8 +43,9 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.reporting import i18n
 from helpers.core import paths
+from helpers.core.errors import WorkbookError
+from helpers.reporting import i18n
 
 SALT_ENV = "WORKBOOK_PSEUDONYM_SALT"
 SALT_FILE_ENV = "WORKBOOK_PSEUDONYM_SALT_FILE"
@@ -54,7 +55,7 @@ ID_COLUMNS = ("customer_id",)
 NAME_COLUMNS = ("name", "customer_name", "company", "contact", "email")
 
 
-class PrivacyError(RuntimeError):
+class PrivacyError(WorkbookError, RuntimeError):
     """The pseudonymisation cannot be done safely; the message says why and what to do."""
 
 

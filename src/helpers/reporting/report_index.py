@@ -20,10 +20,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from helpers import __version__
-from helpers.reporting import i18n
-from helpers.core import paths
 from helpers.core import artifacts as processed
+from helpers.core import paths
 from helpers.features import transaction_queries
+from helpers.reporting import i18n
 from helpers.reporting.privacy import safe_text
 
 KEY_FIGURES = "key_figures.json"

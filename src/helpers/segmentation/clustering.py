@@ -49,6 +49,9 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from helpers.core.config import ConfigError
+from helpers.core.errors import UsageError
+
 BEHAVIOUR = ("recency_days", "frequency", "monetary")
 VALUE = ("cltv", "p_alive")
 ACCOUNT_NUMERIC = ("employees", "marketing_budget", "yoy_growth")
@@ -101,16 +104,16 @@ def clustering_settings(settings: dict[str, Any] | None = None, k: int | None = 
         section["k"] = k
     for key in ("k_min", "k_max", "sample_size", "fit_sample_size", "resamples", "random_state"):
         if not _whole(section[key]) or section[key] < 0:
-            raise ValueError(f"{where}: clustering.{key} must be a whole number >= 0, got {section[key]!r}")
+            raise ConfigError(f"{where}: clustering.{key} must be a whole number >= 0, got {section[key]!r}")
     if section["k_min"] < 2 or section["k_max"] < section["k_min"]:
-        raise ValueError(
+        raise ConfigError(
             f"{where}: clustering needs 2 <= k_min <= k_max, got k_min={section['k_min']}, "
             f"k_max={section['k_max']}"
         )
     if section["k"] is not None and (not _whole(section["k"]) or section["k"] < 2):
-        raise ValueError(f"{where}: clustering.k must be null (automatic) or a whole number >= 2, got {section['k']!r}")
+        raise ConfigError(f"{where}: clustering.k must be null (automatic) or a whole number >= 2, got {section['k']!r}")
     if section["sample_size"] < 10:
-        raise ValueError(f"{where}: clustering.sample_size must be at least 10, got {section['sample_size']}")
+        raise ConfigError(f"{where}: clustering.sample_size must be at least 10, got {section['sample_size']}")
     return section
 
 
@@ -569,7 +572,7 @@ ACTIONS: dict[str, dict[str, str]] = {
 
 def _check_language(language: str) -> None:
     if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
+        raise UsageError(f"language must be one of {LANGUAGES}, got {language!r}")
 
 
 def midrank_percentile(values: Any, point: float) -> float:

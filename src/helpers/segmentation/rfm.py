@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from helpers.core import paths
+from helpers.core.errors import UsageError, WorkbookError
 
 SEGMENT_NAMES: tuple[str, ...] = (
     "Champions",
@@ -40,7 +41,7 @@ _RULE_KEYS = ("r", "f", "m", "fm")
 _LANGS = ("en", "de")
 
 
-class SegmentRulesError(ValueError):
+class SegmentRulesError(WorkbookError, ValueError):
     """The segment table cannot be used; the message names the file, the segment or the codes."""
 
 
@@ -68,7 +69,7 @@ class SegmentRules:
     def describe(self, lang: str = "en") -> pd.DataFrame:
         """One row per segment: name, meaning, action (``lang`` 'en' or 'de'), number of codes."""
         if lang not in _LANGS:
-            raise ValueError(f"lang must be one of {_LANGS}")
+            raise UsageError(f"lang must be one of {_LANGS}")
         counts = pd.Series(self.code_to_segment).value_counts()
         return pd.DataFrame(
             {

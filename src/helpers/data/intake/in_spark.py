@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from helpers.features import engines
 from helpers.data.contract import CONTRACT, DataContractError, reason_column, row_checks
 from helpers.data.intake.loader import COUNT_COLUMNS, REJECTED_COLUMNS, IntakeResult
 from helpers.data.intake.readers import match_columns
+from helpers.features import engines
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame

@@ -21,6 +21,7 @@ import pandera.pandas as pa
 from helpers.core import duck
 from helpers.core import paths as _paths
 from helpers.core.config import load_column_mapping, load_settings
+from helpers.core.errors import UsageError
 from helpers.data.contract import (
     CONTRACT,
     REASON_ORDER,
@@ -31,7 +32,14 @@ from helpers.data.contract import (
     row_schema,
     unique_schema,
 )
-from helpers.data.intake.readers import RawTable, as_text, match_columns, missing_column, parse_column, read_raw
+from helpers.data.intake.readers import (
+    RawTable,
+    as_text,
+    match_columns,
+    missing_column,
+    parse_column,
+    read_raw,
+)
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -489,7 +497,7 @@ def load_inputs(
     end = _analysis_end(analysis_end)
     engine = engine or settings["intake"].get("engine", "auto")
     if engine not in ENGINES:
-        raise ValueError(f"intake engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise UsageError(f"intake engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if isinstance(transactions, str | Path):
         transactions = [transactions]
     jobs = [("transactions", p) for p in transactions]

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from helpers.clv import purchase_models as btyd
 from helpers.clv import valuation as cltv
 from helpers.core import duck
+from helpers.core.config import ConfigError
 from helpers.reporting.plots.common import money, new_figure
 
 MODEL_CHOICES = ("auto", *btyd.MODELS)
@@ -53,17 +54,17 @@ def cltv_settings(settings: dict[str, Any]) -> dict[str, Any]:
     where = settings.get("_path", "settings")
     horizon, rate, margin, model = (section[k] for k in ("horizon_months", "discount_rate", "margin", "model"))
     if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon <= 0:
-        raise ValueError(f"{where}: cltv.horizon_months must be a whole number of months > 0, got {horizon!r}")
+        raise ConfigError(f"{where}: cltv.horizon_months must be a whole number of months > 0, got {horizon!r}")
     if not isinstance(rate, int | float) or rate < 0:
-        raise ValueError(f"{where}: cltv.discount_rate must be a yearly rate >= 0 (0.10 = 10%), got {rate!r}")
+        raise ConfigError(f"{where}: cltv.discount_rate must be a yearly rate >= 0 (0.10 = 10%), got {rate!r}")
     if not isinstance(margin, int | float) or not 0 < margin <= 1:
-        raise ValueError(f"{where}: cltv.margin must be a fraction in (0, 1] (0.4 = 40%), got {margin!r}")
+        raise ConfigError(f"{where}: cltv.margin must be a fraction in (0, 1] (0.4 = 40%), got {margin!r}")
     if model not in MODEL_CHOICES:
-        raise ValueError(f"{where}: cltv.model is {model!r}; use one of {list(MODEL_CHOICES)}")
+        raise ConfigError(f"{where}: cltv.model is {model!r}; use one of {list(MODEL_CHOICES)}")
     pareto_limit = section["pareto_max_customers"]
     if pareto_limit is not None and (not isinstance(pareto_limit, int) or isinstance(pareto_limit, bool)
                                      or pareto_limit < 0):
-        raise ValueError(
+        raise ConfigError(
             f"{where}: cltv.pareto_max_customers must be a whole number >= 0 or null, got {pareto_limit!r}"
         )
     return {"horizon_months": horizon, "discount_rate": float(rate), "margin": float(margin), "model": model,

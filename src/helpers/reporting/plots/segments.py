@@ -15,10 +15,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from helpers.segmentation import abc_analysis
 from helpers.core import paths
-from helpers.segmentation import rfm
+from helpers.core.config import ConfigError
 from helpers.reporting.plots.common import money, new_figure
+from helpers.segmentation import abc_analysis, rfm
 
 RFM_COLUMNS = [
     "customer_id",
@@ -48,10 +48,10 @@ def abc_cutoffs(settings: dict[str, Any]) -> tuple[float, float]:
     """The A and B cut-offs from settings ``abc.cutoffs`` (default 0.80, 0.95), checked."""
     raw = settings.get("abc", {}).get("cutoffs", [0.80, 0.95])
     if not isinstance(raw, list | tuple) or len(raw) != 2:
-        raise ValueError(f"{settings.get('_path', 'settings')}: abc.cutoffs must be two fractions like [0.80, 0.95]")
+        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.cutoffs must be two fractions like [0.80, 0.95]")
     c1, c2 = (float(v) for v in raw)
     if not 0.0 < c1 <= c2 <= 1.0:
-        raise ValueError(f"{settings.get('_path', 'settings')}: abc.cutoffs must satisfy 0 < A <= B <= 1, got {raw}")
+        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.cutoffs must satisfy 0 < A <= B <= 1, got {raw}")
     return c1, c2
 
 
@@ -300,7 +300,7 @@ def chosen_abc_class(classes: pd.DataFrame, settings: dict[str, Any]) -> tuple[n
     is known, else revenue), with a sentence saying which."""
     basis = str(settings.get("abc", {}).get("basis", "revenue"))
     if basis not in ("revenue", "margin"):
-        raise ValueError(f"{settings.get('_path', 'settings')}: abc.basis is {basis!r}; use 'revenue' or 'margin'")
+        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.basis is {basis!r}; use 'revenue' or 'margin'")
     if basis == "margin" and "abc_margin" in classes:
         return classes["abc_margin"].to_numpy(), "The saved ABC class is by contribution margin (abc.basis: margin)."
     note = "The saved ABC class is by revenue"
