@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.data.samples import agency as sample_data
 from helpers.core.config import load_settings
 from helpers.data.contract import DataContractError
 from helpers.data.intake.loader import load_inputs
+from helpers.data.samples import agency as sample_data
 
 CORPUS = Path(__file__).parent / "data" / "intake"
 END = pd.Timestamp("2024-06-30")

@@ -5,8 +5,8 @@ import json
 import matplotlib
 import pandas as pd
 
-from helpers.reporting import changes
 from helpers.core import artifacts as processed
+from helpers.reporting import changes
 
 matplotlib.use("Agg")
 

@@ -10,9 +10,9 @@ from scipy.special import hyp2f1
 
 from helpers.clv import purchase_models as btyd
 from helpers.clv import valuation as cltv
-from helpers.reporting.plots import cltv as cc
 from helpers.data.samples.cdnow import read_cdnow
 from helpers.features.summary import calibration_holdout_summary, customer_summary
+from helpers.reporting.plots import cltv as cc
 
 BGNBD = btyd.FitResult("bgnbd", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, 0.0, 0.0)
 MBGNBD = btyd.FitResult("mbgnbd", {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 3.0}, 0.0, 0.0)

@@ -8,9 +8,9 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from helpers.core import config
 from helpers.reporting.plots import clusters as cluster_charts
 from helpers.segmentation import clustering
-from helpers.core import config
 
 SETTINGS = {"clustering": {"resamples": 4, "k_max": 6}}
 

@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 
-from helpers.reporting import crm_export
+from helpers.core import artifacts as processed
 from helpers.potential import funnel
 from helpers.potential import scoring as potential
-from helpers.core import artifacts as processed
+from helpers.reporting import crm_export
 from test_potential import SETTINGS, hand_made
 
 

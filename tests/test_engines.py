@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.features import engines
-from helpers.pipeline.bench import synthetic_transactions
 from helpers.data.samples.cdnow import read_cdnow
+from helpers.features import engines
 from helpers.features.summary import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, holdout_sql, summary_sql
+from helpers.pipeline.bench import synthetic_transactions
 
 # pyspark 4.3 warns that it does not fully support pandas 3; the results are compared below
 pytestmark = [

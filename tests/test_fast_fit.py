@@ -9,10 +9,10 @@ import pytest
 from autograd import value_and_grad
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
 
-from helpers.clv import purchase_models as btyd
 from helpers.clv import fast_fit
-from helpers.pipeline.bench import synthetic_transactions
+from helpers.clv import purchase_models as btyd
 from helpers.features.summary import customer_summary
+from helpers.pipeline.bench import synthetic_transactions
 
 PUBLISHED_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PUBLISHED_GG = {"p": 6.25, "q": 3.74, "v": 15.44}

@@ -9,10 +9,9 @@ import sys
 import pandas as pd
 import pytest
 
-from helpers.pipeline import cli
-from helpers.core import paths
 from helpers.core import artifacts as processed
-from helpers.pipeline import runner
+from helpers.core import paths
+from helpers.pipeline import cli, runner
 
 pytestmark = pytest.mark.slow
 

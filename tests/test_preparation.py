@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers.core import config
 from helpers.core import artifacts as processed
+from helpers.core import config
 from helpers.data.inputs import resolve_inputs
 from helpers.pipeline.preparation import calibration_end_for, data_currency, latest_month, prepare_month
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.reporting import i18n
 from helpers.core import paths
 from helpers.pipeline import runner
+from helpers.reporting import i18n
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from helpers.segmentation import rfm
-from helpers.reporting.plots import segments as sc
 from helpers.reporting.formatting import format_table, markdown_table, money_text, percent_text
+from helpers.reporting.plots import segments as sc
+from helpers.segmentation import rfm
 
 
 def _summary(margin: bool = True) -> pd.DataFrame:

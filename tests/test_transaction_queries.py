@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.reporting import overview
 from helpers.features import transaction_queries
 from helpers.pipeline.preparation import data_currency
+from helpers.reporting import overview
 
 
 @pytest.fixture

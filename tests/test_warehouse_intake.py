@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.features import engines
 from helpers.core import artifacts as processed
 from helpers.core.config import load_column_mapping, load_settings
 from helpers.data.contract import DataContractError
 from helpers.data.inputs import InputFiles, resolve_inputs
 from helpers.data.intake.loader import load_inputs
+from helpers.features import engines
 from helpers.pipeline.preparation import prepare_month
 
 pytestmark = [
