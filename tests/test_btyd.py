@@ -7,7 +7,16 @@ import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 
-from helpers.clv import purchase_models as btyd
+from helpers.clv import inputs, lifetimes_bridge, valuation
+from helpers.clv.fitting import bg_family
+from helpers.clv.fitting import gamma_gamma as gamma_gamma_fitting
+from helpers.clv.lifetimes_bridge import ConvergenceError
+from helpers.clv.models import robust_fit
+from helpers.clv.models.base import Estimate, NotFittedError, PurchaseModel
+from helpers.clv.models.beta_geo import BetaGeo, ModifiedBetaGeo
+from helpers.clv.models.gamma_gamma import GammaGamma
+from helpers.clv.models.pareto import ParetoNBD
+from helpers.clv.models.robust_fit import PENALIZERS, PURCHASE_MODELS
 
 PUBLISHED_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PUBLISHED_PARETO = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
@@ -25,13 +34,13 @@ def frt(cal):
 
 
 @pytest.fixture(scope="module")
-def bg(frt) -> btyd.FitResult:
-    return btyd.fit_model("bgnbd", *frt)
+def bg(frt) -> BetaGeo:
+    return BetaGeo().fit(*frt)
 
 
 @pytest.fixture(scope="module")
-def gg(cal) -> btyd.FitResult:
-    return btyd.fit_gamma_gamma(cal["frequency_cal"].to_numpy(), cal["monetary_value_cal"].to_numpy())
+def gg(cal) -> GammaGamma:
+    return robust_fit.fit_gamma_gamma(cal["frequency_cal"].to_numpy(), cal["monetary_value_cal"].to_numpy())
 
 
 def _rounded(params: dict[str, float], published: dict[str, float]) -> dict[str, float]:
@@ -46,26 +55,26 @@ def test_cdnow_sample_shape(cal):
 
 
 def test_bgnbd_matches_published_cdnow(bg):
-    assert _rounded(bg.params, PUBLISHED_BG) == PUBLISHED_BG
-    assert round(bg.log_likelihood, 1) == -9582.4
-    assert bg.n_customers == 2357 and bg.n_unique_rows < bg.n_customers
+    assert _rounded(bg.params_, PUBLISHED_BG) == PUBLISHED_BG
+    assert round(bg.log_likelihood_, 1) == -9582.4
+    assert bg.n_customers_ == 2357 and bg.n_unique_rows_ < bg.n_customers_
 
 
 def test_log_likelihood_at_published_parameters(frt):
-    assert btyd.log_likelihood("bgnbd", PUBLISHED_BG, *frt) == pytest.approx(-9582.4, abs=0.1)
+    assert BetaGeo.from_params(PUBLISHED_BG).log_likelihood(*frt) == pytest.approx(-9582.4, abs=0.1)
 
 
 def test_pareto_matches_published_cdnow(frt):
-    fit = btyd.fit_model("pareto", *frt)
-    assert _rounded(fit.params, PUBLISHED_PARETO) == PUBLISHED_PARETO
+    fit = ParetoNBD().fit(*frt)
+    assert _rounded(fit.params_, PUBLISHED_PARETO) == PUBLISHED_PARETO
     # Fader, Hardie and Lee (2005a), table 1: Pareto/NBD LL -9595.0
-    assert round(fit.log_likelihood, 1) == -9595.0
+    assert round(fit.log_likelihood_, 1) == -9595.0
 
 
 def test_gamma_gamma_matches_published_cdnow(gg):
-    assert _rounded(gg.params, PUBLISHED_GG) == PUBLISHED_GG
-    assert gg.n_customers == 946
-    assert "946 repeat buyers" in gg.notes[0]
+    assert _rounded(gg.params_, PUBLISHED_GG) == PUBLISHED_GG
+    assert gg.n_customers_ == 946
+    assert "946 repeat buyers" in gg.notes_[0]
 
 
 @pytest.mark.parametrize(
@@ -79,29 +88,29 @@ def test_log_likelihood_equals_lifetimes_objective_on_unscaled_data(frt, name, c
     ones = np.ones_like(x)
     nll = cls._negative_log_likelihood(np.log(values) if log_params else values, x, t_x, T, ones, 0.0)
     total = float(nll) * (len(x) if log_params else 1.0)  # BG/MBG divide by the weight sum, Pareto by its mean
-    assert btyd.log_likelihood(name, params, x, t_x, T) == pytest.approx(-total, rel=1e-10)
+    assert PURCHASE_MODELS[name].from_params(params).log_likelihood(x, t_x, T) == pytest.approx(-total, rel=1e-10)
 
 
 @pytest.mark.parametrize("name", ["bgnbd", "mbgnbd", "pareto"])
 def test_weighted_fit_equals_plain_fit(frt, name):
-    compressed = btyd.fit_model(name, *frt, compress=True)
-    plain = btyd.fit_model(name, *frt, compress=False)
-    for key, value in plain.params.items():
-        assert compressed.params[key] == pytest.approx(value, rel=1e-6)
-    assert compressed.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-9)
-    assert compressed.n_unique_rows < plain.n_unique_rows == 2357
+    compressed = PURCHASE_MODELS[name](compress=True).fit(*frt)
+    plain = PURCHASE_MODELS[name](compress=False).fit(*frt)
+    for key, value in plain.params_.items():
+        assert compressed.params_[key] == pytest.approx(value, rel=1e-6)
+    assert compressed.log_likelihood_ == pytest.approx(plain.log_likelihood_, rel=1e-9)
+    assert compressed.n_unique_rows_ < plain.n_unique_rows_ == 2357
 
 
 def test_weighted_gamma_gamma_equals_plain(cal, gg):
-    plain = btyd.fit_gamma_gamma(cal["frequency_cal"], cal["monetary_value_cal"], compress=False)
-    for key, value in plain.params.items():
-        assert gg.params[key] == pytest.approx(value, rel=1e-6)
+    plain = robust_fit.fit_gamma_gamma(cal["frequency_cal"], cal["monetary_value_cal"], compress=False)
+    for key, value in plain.params_.items():
+        assert gg.params_[key] == pytest.approx(value, rel=1e-6)
 
 
 def test_compress_rows_round_trip():
     x = np.array([0, 1, 0, 1, 2.0])
     r = np.array([0, 3, 0, 3, 4.0])
-    (ux, ur), weights, inverse = btyd.compress_rows(x, r)
+    (ux, ur), weights, inverse = inputs.compress_rows(x, r)
     assert len(ux) == 3 and weights.sum() == 5
     np.testing.assert_array_equal(ux[inverse], x)
     np.testing.assert_array_equal(ur[inverse], r)
@@ -113,7 +122,7 @@ def test_compress_rows_equals_numpy_unique_rows(levels):
     keys when there are many) give numpy's unique rows, in the same lexicographic order."""
     rng = np.random.default_rng(3)
     columns = [rng.integers(0, levels, 5000) / 7.0 for _ in range(3)]
-    (u0, u1, u2), weights, inverse = btyd.compress_rows(*columns)
+    (u0, u1, u2), weights, inverse = inputs.compress_rows(*columns)
     unique, reference_inverse, counts = np.unique(
         np.column_stack(columns), axis=0, return_inverse=True, return_counts=True
     )
@@ -121,69 +130,148 @@ def test_compress_rows_equals_numpy_unique_rows(levels):
     np.testing.assert_array_equal(weights, counts)
     np.testing.assert_array_equal(inverse, reference_inverse.reshape(-1))
     columns[1][:10] = np.nan  # missing values form one level of their own and come back as they were
-    (u0, u1, u2), _, inverse = btyd.compress_rows(*columns)
+    (u0, u1, u2), _, inverse = inputs.compress_rows(*columns)
     np.testing.assert_array_equal(u1[inverse], columns[1])
 
 
 # ---------------------------------------------------------------------------------------------- robustness
-class _AlwaysFails:
-    def __init__(self, penalizer_coef=0.0):
-        self.penalizer_coef = penalizer_coef
-
-    def fit(self, *args, **kwargs):
-        raise btyd.ConvergenceError("The model did not converge. Try adding a larger penalizer.")
+def _always_fails(self, *args, **kwargs):
+    raise ConvergenceError("The model did not converge. Try adding a larger penalizer.")
 
 
-class _FailsWithoutPenalizer(BetaGeoFitter):
-    def fit(self, *args, **kwargs):
-        if self.penalizer_coef == 0:
-            raise btyd.ConvergenceError("mock: no convergence")
-        return super().fit(*args, **kwargs)
+class _AlwaysFailingBetaGeo(BetaGeo):
+    _estimate = _always_fails
+
+
+class _AlwaysFailingModifiedBetaGeo(ModifiedBetaGeo):
+    _estimate = _always_fails
+
+
+class _BetaGeoFailingWithoutPenalizer(BetaGeo):
+    def _estimate(self, *args, **kwargs):
+        if self.penalizer == 0:
+            raise ConvergenceError("mock: no convergence")
+        return super()._estimate(*args, **kwargs)
 
 
 def test_convergence_error_falls_back_to_next_model_and_says_why(frt, monkeypatch):
-    monkeypatch.setitem(btyd._FITTERS, "bgnbd", _AlwaysFails)
-    result = btyd.fit_purchase_model(*frt, model="bgnbd")
-    assert result.model_name == "pareto"
+    monkeypatch.setitem(PURCHASE_MODELS, "bgnbd", _AlwaysFailingBetaGeo)
+    result = robust_fit.fit_purchase_model(*frt, model="bgnbd")
+    assert result.name == "pareto"
     assert result.penalizer == 0.0
-    failed = [n for n in result.notes if n.startswith("BG/NBD with penalizer")]
-    assert len(failed) == len(btyd.PENALIZERS) == 4
-    assert "Fell back from BG/NBD to Pareto/NBD" in result.notes[-1]
-    assert _rounded(result.params, PUBLISHED_PARETO) == PUBLISHED_PARETO
+    failed = [n for n in result.notes_ if n.startswith("BG/NBD with penalizer")]
+    assert len(failed) == len(PENALIZERS) == 4
+    assert "Fell back from BG/NBD to Pareto/NBD" in result.notes_[-1]
+    assert _rounded(result.params_, PUBLISHED_PARETO) == PUBLISHED_PARETO
 
 
 def test_convergence_error_retries_with_penalizer(frt, monkeypatch):
-    monkeypatch.setitem(btyd._FITTERS, "bgnbd", _FailsWithoutPenalizer)
-    result = btyd.fit_purchase_model(*frt, model="bgnbd")
-    assert result.model_name == "bgnbd"
+    monkeypatch.setitem(PURCHASE_MODELS, "bgnbd", _BetaGeoFailingWithoutPenalizer)
+    result = robust_fit.fit_purchase_model(*frt, model="bgnbd")
+    assert result.name == "bgnbd"
     assert result.penalizer == 0.001
-    assert any("penalizer 0 did not converge" in n for n in result.notes)
-    assert any("converged with penalizer 0.001" in n for n in result.notes)
+    assert any("penalizer 0 did not converge" in n for n in result.notes_)
+    assert any("converged with penalizer 0.001" in n for n in result.notes_)
 
 
 def test_no_fallback_raises_naming_attempts(frt, monkeypatch):
-    monkeypatch.setitem(btyd._FITTERS, "mbgnbd", _AlwaysFails)
-    with pytest.raises(btyd.ConvergenceError, match="MBG/NBD with penalizer 0.1 did not converge"):
-        btyd.fit_purchase_model(*frt, model="mbgnbd", fallback=False)
+    monkeypatch.setitem(PURCHASE_MODELS, "mbgnbd", _AlwaysFailingModifiedBetaGeo)
+    with pytest.raises(ConvergenceError, match="MBG/NBD with penalizer 0.1 did not converge"):
+        robust_fit.fit_purchase_model(*frt, model="mbgnbd", fallback=False)
 
 
 def test_gamma_gamma_failure_raises(cal, monkeypatch):
-    monkeypatch.setitem(btyd._FITTERS, "gamma_gamma", _AlwaysFails)
-    with pytest.raises(btyd.ConvergenceError, match="Gamma-Gamma did not converge"):
-        btyd.fit_gamma_gamma(cal["frequency_cal"], cal["monetary_value_cal"])
+    monkeypatch.setattr(GammaGamma, "_estimate", _always_fails)
+    with pytest.raises(ConvergenceError, match="Gamma-Gamma did not converge"):
+        robust_fit.fit_gamma_gamma(cal["frequency_cal"], cal["monetary_value_cal"])
 
 
 def test_gamma_gamma_excludes_nonpositive_spend():
     x = np.array([0, 1, 2, 3, 1, 2, 4, 2.0])
     m = np.array([0, 10, 12, -5, 0, 30, 25, 18.0])
-    fit = btyd.fit_gamma_gamma(x, m)
-    assert fit.n_customers == 5
-    assert "excluded 1 without repeat purchase and 2 with zero/negative spend" in fit.notes[0]
+    fit = robust_fit.fit_gamma_gamma(x, m)
+    assert fit.n_customers_ == 5
+    assert "excluded 1 without repeat purchase and 2 with zero/negative spend" in fit.notes_[0]
 
 
 def test_unknown_model_is_refused(frt):
     with pytest.raises(ValueError, match="unknown purchase model"):
-        btyd.fit_model("bgbb", *frt)
+        robust_fit.fit_purchase_model(*frt, model="bgbb")
+
+
+def test_the_setting_names_each_purchase_model_in_fallback_order():
+    assert list(PURCHASE_MODELS) == ["bgnbd", "pareto", "mbgnbd"]
+    for name, cls in PURCHASE_MODELS.items():
+        assert robust_fit.purchase_model(name) is cls and cls.name == name and issubclass(cls, PurchaseModel)
+
+
+# ---------------------------------------------------------------------------------------------- estimators
+@pytest.mark.parametrize("model", [BetaGeo(), ParetoNBD(), ModifiedBetaGeo(), GammaGamma()], ids=repr)
+def test_an_unfitted_model_says_to_call_fit_first(model):
+    """Nothing that only a fit gives is there before it: parameters, predictions and fit statistics
+    raise NotFittedError (a ValueError and an AttributeError, so hasattr says False) naming fit."""
+    assert not hasattr(model, "params_")
+    for attribute in ("params_", "log_likelihood_", "n_customers_", "notes_"):
+        with pytest.raises(NotFittedError, match=r"not fitted yet: call fit\(frequency, "):
+            getattr(model, attribute)
+    with pytest.raises(NotFittedError, match="call fit"):
+        if isinstance(model, GammaGamma):
+            model.expected_average_spend([1.0], [10.0])
+        else:
+            model.probability_alive([1.0], [2.0], [5.0])
+    with pytest.raises(AttributeError, match="no attribute 'spelled_wrong'"):
+        model.spelled_wrong  # noqa: B018 - an ordinary missing attribute stays an ordinary AttributeError
+
+
+def test_fit_returns_the_fitted_model_and_a_failed_check_leaves_it_unfitted(frt, monkeypatch):
+    model = BetaGeo()
+    assert model.fit(*frt) is model and model.params_ == BetaGeo().fit(*frt).params_
+    assert "[fitted]" in repr(model) and "not fitted" in repr(BetaGeo())
+    runaway = {"r": 2.275e7, "alpha": 9.671e7, "a": 0.5386, "b": 19.57}  # seen on the agency data
+    monkeypatch.setattr(ModifiedBetaGeo, "_estimate", lambda self, x, *_: Estimate(runaway, -1.0, len(x)))
+    fresh = ModifiedBetaGeo()
+    with pytest.raises(ConvergenceError, match="non-finite predictions"):
+        fresh.fit(*frt)
+    assert not hasattr(fresh, "params_")
+
+
+_BAD_HISTORIES = {
+    "recency-after-T": (([1, 2], [3.0, 1.0], [2.0, 5.0]), "recency is larger than T for 1 customer:"),
+    "recency-without-repeat": (([0, 2], [1.0, 1.0], [2.0, 5.0]), "non-zero recency for 1 customer without"),
+    "negative-recency": (([1, 2], [-1.0, 1.0], [2.0, 5.0]), "negative recency for 1 customer"),
+    "negative-frequency": (([-1, 2], [0.0, 1.0], [2.0, 5.0]), "negative frequency for 1 customer"),
+    "zero-age": (([0, 2], [0.0, 0.0], [0.0, 5.0]), "T is not positive for 1 customer"),
+    "missing": (([1, np.nan], [1.0, 1.0], [2.0, 5.0]), "must be finite"),
+    "lengths": (([1, 2], [1.0], [2.0, 5.0]), "must have the same length"),
+    "empty": (([], [], []), "no customers to fit"),
+}
+
+
+@pytest.mark.parametrize(("history", "message"), _BAD_HISTORIES.values(), ids=_BAD_HISTORIES.keys())
+def test_one_input_check_gives_every_model_the_same_message(history, message):
+    """frequency/recency/T are checked once (helpers.clv.inputs): every purchase model, plain or
+    compressed, and the fast fitter refuse the same history with the same sentence."""
+    fits = [cls(compress=compress).fit for cls in PURCHASE_MODELS.values() for compress in (True, False)]
+    for fit in [*fits, bg_family.fit_bgnbd, bg_family.fit_mbgnbd]:
+        with pytest.raises(ValueError, match=message):
+            fit(*history)
+    with pytest.raises(ValueError, match=message):
+        inputs.check_purchase_history(*history)
+
+
+_BAD_SPEND = {
+    "no-repeat-purchase": (([0, 2], [10.0, 5.0]), "Gamma-Gamma needs frequency > 0"),
+    "refund": (([1, 2], [0.0, 5.0]), "non-positive monetary_value for 1 customer"),
+    "fraction": (([1.5, 2], [3.0, 5.0]), "frequency is not a whole number for 1 customer"),
+    "missing": (([1, 2], [np.nan, 5.0]), "must be finite"),
+}
+
+
+@pytest.mark.parametrize(("history", "message"), _BAD_SPEND.values(), ids=_BAD_SPEND.keys())
+def test_one_spend_check_for_gamma_gamma_and_its_fast_fitter(history, message):
+    for fit in (GammaGamma().fit, GammaGamma(compress=False).fit, gamma_gamma_fitting.fit_gamma_gamma):
+        with pytest.raises(ValueError, match=message):
+            fit(*history)
 
 
 # ---------------------------------------------------------------------------------------------- predictions
@@ -191,12 +279,12 @@ def test_predictions_equal_lifetimes(frt, bg):
     x, t_x, T = frt
     ref = BetaGeoFitter().fit(x, t_x, T)
     np.testing.assert_allclose(
-        btyd.expected_purchases(bg, 39.0, x, t_x, T),
+        bg.expected_purchases(39.0, x, t_x, T),
         ref.conditional_expected_number_of_purchases_up_to_time(39.0, x, t_x, T),
         rtol=1e-6,
         atol=1e-12,  # customers expected to buy ~1e-10 times differ by float noise only
     )
-    p_alive = btyd.probability_alive(bg, x, t_x, T)
+    p_alive = bg.probability_alive(x, t_x, T)
     np.testing.assert_allclose(p_alive, ref.conditional_probability_alive(x, t_x, T), rtol=1e-6, atol=1e-12)
     assert ((p_alive >= 0) & (p_alive <= 1)).all()
     assert (p_alive[x == 0] == 1.0).all()  # BG/NBD: no repeat purchase -> cannot have died yet
@@ -226,12 +314,12 @@ def test_factored_expectation_equals_lifetimes_for_every_customer(frt, name):
     T = rng.uniform(0.5, 120, 4000).round(1)
     x = rng.poisson(6, 4000).astype(float)
     t_x = np.where(x > 0, rng.uniform(0, 0.99, 4000) * T, 0.0).round(1)
-    fit = btyd.FitResult(name, dict(_MODEL_PARAMS[name]), 0.0, float("nan"))
+    fit = PURCHASE_MODELS[name].from_params(_MODEL_PARAMS[name])
     reference = _lifetimes_model(name)
     for frequency, recency, age in (frt, (x, t_x, T)):
         inside = ~((frequency > 0) & (recency >= age))
         for t in (1.0, 39.0, 260.0):
-            ours = btyd.expected_purchases(fit, t, frequency, recency, age)
+            ours = fit.expected_purchases(t, frequency, recency, age)
             theirs = reference.conditional_expected_number_of_purchases_up_to_time(
                 t, frequency[inside], recency[inside], age[inside]
             )
@@ -242,17 +330,17 @@ def test_factored_expectation_equals_lifetimes_for_every_customer(frt, name):
                     rtol=1e-8,
                 )
     # broadcasting over horizons (the months of the CLTV) gives the same numbers as one horizon at a time
-    grid = btyd.purchases_if_alive(fit, np.array([[4.0], [8.0]]), x[None, :50], T[None, :50])
-    np.testing.assert_array_equal(grid[1], btyd.purchases_if_alive(fit, 8.0, x[:50], T[:50]))
+    grid = fit.purchases_if_alive(np.array([[4.0], [8.0]]), x[None, :50], T[None, :50])
+    np.testing.assert_array_equal(grid[1], fit.purchases_if_alive(8.0, x[:50], T[:50]))
 
 
 def test_vectorised_cltv_equals_lifetimes_reference_mbgnbd(frt, cal, gg):
     x, t_x, T = frt
-    mbg = btyd.FitResult("mbgnbd", dict(_MODEL_PARAMS["mbgnbd"]), 0.0, float("nan"))
+    mbg = ModifiedBetaGeo.from_params(_MODEL_PARAMS["mbgnbd"])
     m = cal["monetary_value_cal"].to_numpy()
-    spend = btyd.expected_average_spend(gg, x, m)
-    ours = btyd.discounted_cltv(mbg, x, t_x, T, spend, 12, monthly_discount_rate=0.01, periods_per_month_=4.345)
-    reference = btyd.lifetimes_reference_cltv(mbg, gg, x, t_x, T, m, time=12, monthly_discount_rate=0.01)
+    spend = gg.expected_average_spend(x, m)
+    ours = valuation.discounted_cltv(mbg, x, t_x, T, spend, 12, monthly_discount_rate=0.01, periods_per_month_=4.345)
+    reference = lifetimes_bridge.reference_cltv(mbg, gg, x, t_x, T, m, time=12, monthly_discount_rate=0.01)
     np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-9)
 
 
@@ -262,8 +350,8 @@ _AGES = np.array([0.0, 1.0, 10.0, 39.0, 78.0, 300.0])
 
 @pytest.mark.parametrize("name", ["bgnbd", "mbgnbd"])
 def test_repeat_purchase_probabilities_equal_lifetimes(name):
-    fit = btyd.FitResult(name, dict(_MODEL_PARAMS[name]), 0.0, float("nan"))
-    probabilities = btyd.repeat_purchase_probabilities(fit, _AGES, 8)
+    fit = PURCHASE_MODELS[name].from_params(_MODEL_PARAMS[name])
+    probabilities = fit.repeat_purchase_probabilities(_AGES, 8)
     reference = _lifetimes_model(name)
     expected = [[reference.probability_of_n_purchases_up_to_time(t, n) for n in range(8)] for t in _AGES]
     np.testing.assert_allclose(probabilities[:, :8], expected, rtol=1e-10, atol=1e-15)
@@ -286,8 +374,8 @@ def test_pareto_repeat_purchase_probabilities_equal_adaptive_quadrature(params):
     from scipy.stats import nbinom
 
     r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
-    fit = btyd.FitResult("pareto", dict(params), 0.0, float("nan"))
-    probabilities = btyd.repeat_purchase_probabilities(fit, _AGES, 5)
+    fit = ParetoNBD.from_params(params)
+    probabilities = fit.repeat_purchase_probabilities(_AGES, 5)
 
     def reference(t: float, n: int) -> float:
         def negbin(u: float) -> float:
@@ -307,63 +395,63 @@ def test_pareto_repeat_purchase_probabilities_equal_adaptive_quadrature(params):
 @pytest.mark.parametrize("name", ["bgnbd", "mbgnbd", "pareto"])
 def test_repeat_purchase_distribution_has_the_model_mean(name):
     """E[X(t)] = sum over k >= 1 of P(X(t) >= k): the distribution agrees with lifetimes' expectation."""
-    fit = btyd.FitResult(name, dict(_MODEL_PARAMS[name]), 0.0, float("nan"))
-    probabilities = btyd.repeat_purchase_probabilities(fit, _AGES, 2000)
+    fit = PURCHASE_MODELS[name].from_params(_MODEL_PARAMS[name])
+    probabilities = fit.repeat_purchase_probabilities(_AGES, 2000)
     mean = probabilities[:, :-1] @ np.arange(2000) + 2000 * probabilities[:, -1]
     reference = _lifetimes_model(name).expected_number_of_purchases_up_to_time(_AGES)
     np.testing.assert_allclose(mean, reference, rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="max_count"):
-        btyd.repeat_purchase_probabilities(fit, _AGES, 0)
+        fit.repeat_purchase_probabilities(_AGES, 0)
 
 
 def test_bgnbd_holdout_total_is_close_to_actual(cal, bg):
     x, t_x, T = (cal[c].to_numpy() for c in ("frequency_cal", "recency_cal", "T_cal"))
-    predicted = btyd.expected_purchases(bg, 39.0, x, t_x, T).sum()
+    predicted = bg.expected_purchases(39.0, x, t_x, T).sum()
     # the well-known underprediction of the CDNOW holdout (about 1,650 predicted vs 1,882 actual)
     assert 1550 < predicted < 1750
     assert cal["frequency_holdout"].sum() == 1882
 
 
 def test_expected_spend_of_non_repeat_buyer_is_population_mean(gg):
-    mean = btyd.gamma_gamma_population_mean(gg)
-    assert mean == pytest.approx(gg.params["p"] * gg.params["v"] / (gg.params["q"] - 1))
-    spend = btyd.expected_average_spend(gg, [0, 5, 50], [0.0, 100.0, 100.0])
+    mean = gg.population_mean()
+    assert mean == pytest.approx(gg.params_["p"] * gg.params_["v"] / (gg.params_["q"] - 1))
+    spend = gg.expected_average_spend([0, 5, 50], [0.0, 100.0, 100.0])
     assert spend[0] == pytest.approx(mean)
     assert mean < spend[1] < spend[2] < 100.0  # more repeat purchases -> closer to the own mean
 
 
 def test_vectorised_cltv_equals_lifetimes_reference(cal, bg, gg):
     x, t_x, T, m = (cal[c].to_numpy() for c in ("frequency_cal", "recency_cal", "T_cal", "monetary_value_cal"))
-    spend = btyd.expected_average_spend(gg, x, m)
-    ours = btyd.discounted_cltv(
+    spend = gg.expected_average_spend(x, m)
+    ours = valuation.discounted_cltv(
         bg, x, t_x, T, spend, horizon_months=12, monthly_discount_rate=0.01, periods_per_month_=4.345
     )
-    reference = btyd.lifetimes_reference_cltv(bg, gg, x, t_x, T, m, time=12, monthly_discount_rate=0.01)
+    reference = lifetimes_bridge.reference_cltv(bg, gg, x, t_x, T, m, time=12, monthly_discount_rate=0.01)
     np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-9)
     assert ours.sum() > 0
 
 
 def test_vectorised_cltv_equals_lifetimes_reference_pareto(frt, cal, gg):
     x, t_x, T = frt
-    pareto = btyd.FitResult("pareto", dict(PUBLISHED_PARETO), 0.0, float("nan"))
+    pareto = ParetoNBD.from_params(PUBLISHED_PARETO)
     m = cal["monetary_value_cal"].to_numpy()
-    spend = btyd.expected_average_spend(gg, x, m)
-    ours = btyd.discounted_cltv(pareto, x, t_x, T, spend, 6, monthly_discount_rate=0.02, periods_per_month_=4.345)
-    reference = btyd.lifetimes_reference_cltv(pareto, gg, x, t_x, T, m, time=6, monthly_discount_rate=0.02)
+    spend = gg.expected_average_spend(x, m)
+    ours = valuation.discounted_cltv(pareto, x, t_x, T, spend, 6, monthly_discount_rate=0.02, periods_per_month_=4.345)
+    reference = lifetimes_bridge.reference_cltv(pareto, gg, x, t_x, T, m, time=6, monthly_discount_rate=0.02)
     np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-9)
 
 
 def test_cltv_scales_with_margin_and_falls_with_discount(frt, bg):
     x, t_x, T = frt
     spend = np.full(len(x), 40.0)
-    base = btyd.discounted_cltv(bg, x, t_x, T, spend, discount_rate=0.0)
-    np.testing.assert_allclose(btyd.discounted_cltv(bg, x, t_x, T, spend, discount_rate=0.0, margin=0.3), 0.3 * base)
-    discounted = btyd.discounted_cltv(bg, x, t_x, T, spend, discount_rate=0.2)
+    base = valuation.discounted_cltv(bg, x, t_x, T, spend, discount_rate=0.0)
+    np.testing.assert_allclose(valuation.discounted_cltv(bg, x, t_x, T, spend, discount_rate=0.0, margin=0.3), 0.3 * base)
+    discounted = valuation.discounted_cltv(bg, x, t_x, T, spend, discount_rate=0.2)
     assert (discounted < base).all()
     # undiscounted CLTV = expected purchases over the whole horizon x spend
-    horizon = 12 * btyd.periods_per_month(7)
-    np.testing.assert_allclose(base, 40.0 * btyd.expected_purchases(bg, horizon, x, t_x, T), rtol=1e-9)
-    assert (btyd.discounted_cltv(bg, x, t_x, T, spend, horizon_months=0) == 0).all()
+    horizon = 12 * inputs.periods_per_month(7)
+    np.testing.assert_allclose(base, 40.0 * bg.expected_purchases(horizon, x, t_x, T), rtol=1e-9)
+    assert (valuation.discounted_cltv(bg, x, t_x, T, spend, horizon_months=0) == 0).all()
 
 
 @pytest.mark.parametrize("name", ["bgnbd", "pareto", "mbgnbd"])
@@ -374,10 +462,10 @@ def test_predictions_are_finite_when_the_last_purchase_is_on_the_observation_end
         "mbgnbd": {"r": 0.52, "alpha": 6.2, "a": 0.89, "b": 1.6},
         "pareto": {"r": 294.8, "alpha": 1297.2, "s": 0.84, "beta": 143.2},  # fitted on agency data
     }[name]
-    fit = btyd.FitResult(model_name=name, params=params, penalizer=0.0, log_likelihood=0.0, notes=[])
+    fit = PURCHASE_MODELS[name].from_params(params)
     frequency, recency, T = np.array([7.0, 7.0]), np.array([45.0, 45.0 - 1e-6]), np.array([45.0, 45.0])
-    expected = btyd.expected_purchases(fit, 26, frequency, recency, T)
-    alive = btyd.probability_alive(fit, frequency, recency, T)
+    expected = fit.expected_purchases(26, frequency, recency, T)
+    alive = fit.probability_alive(frequency, recency, T)
     assert np.isfinite(expected).all() and np.isfinite(alive).all()
     np.testing.assert_allclose(expected[0], expected[1], rtol=1e-4)
     np.testing.assert_allclose(alive[0], alive[1], rtol=1e-4)
@@ -386,17 +474,17 @@ def test_predictions_are_finite_when_the_last_purchase_is_on_the_observation_end
 def test_a_fit_that_runs_off_to_a_limit_is_retried_with_a_penalizer(frt, monkeypatch):
     """On some data MBG/NBD's likelihood keeps rising as r and alpha grow together: the predictions of
     such a fit overflow, so it counts as not converged and the penalizer schedule takes over."""
-    real = btyd._fit_model_unchecked
+    real = ModifiedBetaGeo._estimate
 
-    def runaway_without_penalty(name, frequency, recency, T, penalizer=0.0, compress=True):
-        if penalizer == 0:
+    def runaway_without_penalty(self, x, t_x, T, weights):
+        if self.penalizer == 0:
             params = {"r": 2.275e7, "alpha": 9.671e7, "a": 0.5386, "b": 19.57}  # seen on the agency data
-            return btyd.FitResult(model_name=name, params=params, penalizer=0.0, log_likelihood=-1.0, notes=[])
-        return real(name, frequency, recency, T, penalizer=penalizer, compress=compress)
+            return Estimate(params, -1.0, len(x))
+        return real(self, x, t_x, T, weights)
 
-    monkeypatch.setattr(btyd, "_fit_model_unchecked", runaway_without_penalty)
+    monkeypatch.setattr(ModifiedBetaGeo, "_estimate", runaway_without_penalty)
     x, t_x, T = frt
-    result = btyd.fit_purchase_model(x, t_x, T, model="mbgnbd")
-    assert result.model_name == "mbgnbd" and result.penalizer == 0.001
-    assert "non-finite predictions" in result.notes[0]
-    assert np.isfinite(btyd.expected_purchases(result, 39.0, x, t_x, T)).all()
+    result = robust_fit.fit_purchase_model(x, t_x, T, model="mbgnbd")
+    assert result.name == "mbgnbd" and result.penalizer == 0.001
+    assert "non-finite predictions" in result.notes_[0]
+    assert np.isfinite(result.expected_purchases(39.0, x, t_x, T)).all()

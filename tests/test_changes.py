@@ -6,7 +6,8 @@ import matplotlib
 import pandas as pd
 
 from helpers.core import artifacts as processed
-from helpers.reporting import changes
+from helpers.reporting import changes, matrix_moves
+from helpers.reporting.plots import matrix as matrix_charts
 
 matplotlib.use("Agg")
 
@@ -76,7 +77,8 @@ def test_charts_have_a_reading_and_sample_large_populations():
     assert "1 of 5 customers changed quadrant" in figure.axes[0].get_title(loc="left")
     big = pd.DataFrame({"customer_id": [f"C{i}" for i in range(5000)], "quadrant": ["A", "B"] * 2500,
                         "upsell_score": range(5000), "growth_score": range(5000)})
-    chart = changes.matrix_chart(big, moved={"C1"}, language="de", max_points=500)
+    chart = matrix_charts.matrix_moves_chart(matrix_moves.matrix_moves_view(big, moved={"C1"}, language="de",
+                                                                            max_points=500))
     drawn = sum(len(c.get_offsets()) for c in chart.axes[0].collections)
     assert drawn <= 501 and "500 von 5.000 Kunden gezeichnet" in chart.axes[0].get_title(loc="left")
 

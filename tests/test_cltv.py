@@ -7,8 +7,11 @@ import pandas as pd
 import pytest
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
-from helpers.clv import purchase_models as btyd
-from helpers.clv import valuation as cltv
+from helpers.clv import quick, valuation
+from helpers.clv.lifetimes_bridge import ConvergenceError
+from helpers.clv.models import robust_fit
+from helpers.clv.models.beta_geo import BetaGeo
+from helpers.clv.models.robust_fit import PURCHASE_MODELS
 from helpers.data.samples.cdnow import read_cdnow
 
 
@@ -43,20 +46,20 @@ def cdnow():
 @pytest.fixture(scope="module")
 def auto_run(cdnow):
     summary, holdout = cdnow
-    return cltv.probabilistic_cltv(summary, holdout, model="auto", horizon_months=12, discount_rate=0.1)
+    return valuation.probabilistic_cltv(summary, holdout, model="auto", horizon_months=12, discount_rate=0.1)
 
 
 # ------------------------------------------------------------------------------------------ quick formula
 def test_quick_cltv_formula():
-    assert cltv.quick_cltv(1000.0, 0.3, 0.2) == pytest.approx(1500.0)  # 1000 x 0.3 x 1/0.2
-    assert cltv.quick_cltv(1000.0, 0.3, 0.2, discount_rate=0.1) == pytest.approx(300 * 1.1 / (1.1 - 0.8))
-    assert cltv.quick_cltv(1000.0, 0.3, 0.2, horizon_periods=1) == pytest.approx(300.0)
-    assert cltv.quick_cltv(1000.0, 0.3, 0.2, horizon_periods=2) == pytest.approx(300.0 + 240.0)
-    assert cltv.quick_cltv(1000.0, 0.3, 0.2, horizon_periods=500) == pytest.approx(1500.0)
-    np.testing.assert_allclose(cltv.quick_cltv(np.array([100.0, 200.0]), 0.5, np.array([0.5, 1.0])), [100.0, 100.0])
+    assert quick.quick_cltv(1000.0, 0.3, 0.2) == pytest.approx(1500.0)  # 1000 x 0.3 x 1/0.2
+    assert quick.quick_cltv(1000.0, 0.3, 0.2, discount_rate=0.1) == pytest.approx(300 * 1.1 / (1.1 - 0.8))
+    assert quick.quick_cltv(1000.0, 0.3, 0.2, horizon_periods=1) == pytest.approx(300.0)
+    assert quick.quick_cltv(1000.0, 0.3, 0.2, horizon_periods=2) == pytest.approx(300.0 + 240.0)
+    assert quick.quick_cltv(1000.0, 0.3, 0.2, horizon_periods=500) == pytest.approx(1500.0)
+    np.testing.assert_allclose(quick.quick_cltv(np.array([100.0, 200.0]), 0.5, np.array([0.5, 1.0])), [100.0, 100.0])
     for churn in (0.0, -0.1, 1.5):
         with pytest.raises(ValueError, match="churn"):
-            cltv.quick_cltv(100.0, 0.3, churn)
+            quick.quick_cltv(100.0, 0.3, churn)
 
 
 def test_quick_cltv_from_summary_by_hand():
@@ -69,7 +72,7 @@ def test_quick_cltv_from_summary_by_hand():
             "total_margin": [900.0, np.nan, 400.0, np.nan],
         }
     )
-    out = cltv.quick_cltv_from_summary(summary, margin=0.2, analysis_date="2025-01-01")
+    out = quick.quick_cltv_from_summary(summary, margin=0.2, analysis_date="2025-01-01")
     # eligible (first purchase before 2024-01-01): a, b, c; churned (no purchase since): b -> 1/3
     assert out["churn_rate"].iloc[0] == pytest.approx(1 / 3)
     assert "3 customers" in out.attrs["churn_note"]
@@ -84,27 +87,27 @@ def test_churn_default_when_data_is_shorter_than_a_period():
     summary = pd.DataFrame(
         {"first_purchase": pd.to_datetime(["2024-10-01"]), "last_purchase": pd.to_datetime(["2024-11-01"])}
     )
-    rate, note = cltv.estimate_churn_rate(summary, analysis_date="2025-01-01")
-    assert rate == cltv.DEFAULT_CHURN and "default" in note
+    rate, note = quick.estimate_churn_rate(summary, analysis_date="2025-01-01")
+    assert rate == quick.DEFAULT_CHURN and "default" in note
 
 
 # ------------------------------------------------------------------------------------------ probabilistic
 def test_auto_selects_by_holdout_rmse_and_reports(auto_run):
     table, result = auto_run
     metrics = result.holdout_metrics
-    assert set(metrics.index) == set(btyd.MODELS) and metrics["converged"].all()
+    assert set(metrics.index) == set(PURCHASE_MODELS) and metrics["converged"].all()
     assert result.model_name == metrics["rmse"].astype(float).idxmin()
     assert "lowest holdout RMSE" in result.reason
     assert (metrics["actual_total"] == 1882).all()
     assert metrics.loc["bgnbd", "log_likelihood"] == pytest.approx(-9582.4, abs=0.05)
     for col in ("mae", "rmse", "predicted_total", "total_error_pct"):
         assert np.isfinite(metrics[col].astype(float)).all()
-    assert result.gamma_gamma is not None and result.gamma_gamma.n_customers == 1139  # repeat buyers, all data
+    assert result.spend_model is not None and result.spend_model.n_customers_ == 1139  # repeat buyers, all data
 
 
 def test_output_columns_and_invariants(auto_run, cdnow):
     table, result = auto_run
-    assert list(table.columns) == cltv.OUTPUT_COLUMNS
+    assert list(table.columns) == valuation.OUTPUT_COLUMNS
     assert len(table) == len(cdnow[0]) == 2357
     numeric = table[["expected_purchases", "p_alive", "expected_avg_spend", "cltv", "cltv_quick"]]
     assert np.isfinite(numeric.to_numpy(dtype=float)).all()
@@ -114,34 +117,36 @@ def test_output_columns_and_invariants(auto_run, cdnow):
     counts = result.counts
     assert counts["no_repeat_purchase"] == int((cdnow[0]["frequency"] == 0).sum())
     assert counts["gamma_gamma_failed"] == counts["nonfinite_replaced"] == counts["negative_clipped"] == 0
-    mean = btyd.gamma_gamma_population_mean(result.gamma_gamma)
+    mean = result.spend_model.population_mean()
     no_repeat = cdnow[0]["frequency"].to_numpy() == 0
     np.testing.assert_allclose(table.loc[no_repeat, "expected_avg_spend"], mean)
 
 
 def test_fixed_model_equals_manual_computation(cdnow):
     summary, _ = cdnow
-    table, result = cltv.probabilistic_cltv(summary, model="bgnbd", horizon_months=6, discount_rate=0.05, margin=0.4)
+    table, result = valuation.probabilistic_cltv(
+        summary, model="bgnbd", horizon_months=6, discount_rate=0.05, margin=0.4
+    )
     assert result.model_name == "bgnbd" and "requested" in result.reason
     assert result.holdout_metrics.empty
     x, r, T, m = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
-    fit = btyd.fit_model("bgnbd", x, r, T)
-    gg = btyd.fit_gamma_gamma(x, m)
-    spend = btyd.expected_average_spend(gg, x, m)
-    expected = btyd.discounted_cltv(fit, x, r, T, spend, horizon_months=6, discount_rate=0.05, margin=0.4)
+    fit = BetaGeo().fit(x, r, T)
+    gg = robust_fit.fit_gamma_gamma(x, m)
+    spend = gg.expected_average_spend(x, m)
+    expected = valuation.discounted_cltv(fit, x, r, T, spend, horizon_months=6, discount_rate=0.05, margin=0.4)
     np.testing.assert_allclose(table["cltv"], expected, rtol=1e-6)
-    np.testing.assert_allclose(table["expected_purchases"], btyd.expected_purchases(fit, 6 * 30.4375 / 7, x, r, T))
+    np.testing.assert_allclose(table["expected_purchases"], fit.expected_purchases(6 * 30.4375 / 7, x, r, T))
 
 
 def test_gamma_gamma_failure_uses_quick_cltv(cdnow, monkeypatch):
     summary, _ = cdnow
 
     def fail(*args, **kwargs):
-        raise btyd.ConvergenceError("Gamma-Gamma did not converge (mock).")
+        raise ConvergenceError("Gamma-Gamma did not converge (mock).")
 
-    monkeypatch.setattr(btyd, "fit_gamma_gamma", fail)
-    table, result = cltv.probabilistic_cltv(summary, model="bgnbd")
-    assert result.gamma_gamma is None
+    monkeypatch.setattr(robust_fit, "fit_gamma_gamma", fail)
+    table, result = valuation.probabilistic_cltv(summary, model="bgnbd")
+    assert result.spend_model is None
     assert result.counts["gamma_gamma_failed"] == len(summary)
     assert (table["cltv_model"] == "quick").all()
     np.testing.assert_allclose(table["cltv"], table["cltv_quick"])
@@ -171,7 +176,7 @@ def test_special_cases_are_counted_and_clipped():
             "total_margin": np.where(np.arange(n) < 5, -20.0, np.nan),  # five loss-making customers
         }
     )
-    table, result = cltv.probabilistic_cltv(summary, model="bgnbd", margin=0.3)
+    table, result = valuation.probabilistic_cltv(summary, model="bgnbd", margin=0.3)
     assert result.counts["nonpositive_monetary"] == 3
     assert result.counts["no_repeat_purchase"] == int((freq == 0).sum())
     assert result.counts["negative_clipped"] == 5
@@ -180,17 +185,35 @@ def test_special_cases_are_counted_and_clipped():
     assert (table["cltv"] >= 0).all()
     refunds = np.flatnonzero(freq > 0)[:3]
     assert (table["expected_avg_spend"].iloc[refunds] > 0).all()
-    assert result.gamma_gamma is not None and "3 with zero/negative spend" in result.gamma_gamma.notes[0]
+    assert result.spend_model is not None and "3 with zero/negative spend" in result.spend_model.notes_[0]
 
 
 def test_unknown_model_is_refused(cdnow):
     with pytest.raises(ValueError, match="model must be"):
-        cltv.probabilistic_cltv(cdnow[0], model="bgbb")
+        valuation.probabilistic_cltv(cdnow[0], model="bgbb")
 
 
 def test_auto_leaves_pareto_out_above_the_size_limit_and_says_so(cdnow):
     summary, holdout = cdnow
-    table, result = cltv.probabilistic_cltv(summary, holdout, model="auto", pareto_max_customers=1000)
+    table, result = valuation.probabilistic_cltv(summary, holdout, model="auto", pareto_max_customers=1000)
     assert "pareto" not in result.holdout_metrics.index and result.model_name != "pareto"
     assert any("Pareto/NBD left out" in note and f"{len(summary):,}" in note for note in result.notes)
     assert len(table) == len(summary) and np.isfinite(table["cltv"]).all()
+
+
+# ------------------------------------------------------------------------------------------ likely gone
+def test_likely_gone_is_p_alive_below_one_half():
+    """One rule for "more likely gone than active", defined once: P(alive) below 0.5 (even odds)."""
+    assert valuation.LIKELY_GONE_BELOW == 0.5
+    p_alive = pd.Series([0.0, 0.2, 0.4999, 0.5, 0.7, 1.0, np.nan])
+    np.testing.assert_array_equal(valuation.likely_gone(p_alive), [True, True, True, False, False, False, False])
+    np.testing.assert_array_equal(valuation.likely_gone(p_alive), (p_alive < 0.5).to_numpy())
+    assert valuation.likely_gone([]).shape == (0,)
+
+
+def test_likely_gone_counts_customers_of_the_run(auto_run):
+    table, _ = auto_run
+    gone = valuation.likely_gone(table["p_alive"])
+    assert gone.dtype == bool and len(gone) == len(table)
+    assert 0 < gone.sum() < len(table)
+    assert (table.loc[gone, "p_alive"] < 0.5).all() and (table.loc[~gone, "p_alive"] >= 0.5).all()

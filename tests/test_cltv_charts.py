@@ -1,4 +1,5 @@
-"""CLTV report helpers: model checks (holdout, tracking, period transactions), quick formula, outputs."""
+"""CLTV for the report: model checks (holdout, tracking, period transactions), quick formula, outputs, and
+the charts that draw them."""
 
 from __future__ import annotations
 
@@ -8,17 +9,27 @@ import pytest
 from matplotlib.figure import Figure
 from scipy.special import hyp2f1
 
-from helpers.clv import purchase_models as btyd
-from helpers.clv import valuation as cltv
+from helpers.clv import diagnostics, quick, valuation
+from helpers.clv.models.base import NotFittedError
+from helpers.clv.models.beta_geo import BetaGeo, ModifiedBetaGeo
+from helpers.clv.models.pareto import ParetoNBD
+from helpers.clv.settings import cltv_settings
 from helpers.data.samples.cdnow import read_cdnow
 from helpers.features.summary import calibration_holdout_summary, customer_summary
-from helpers.reporting.plots import cltv as cc
+from helpers.reporting.formatting import money_text
+from helpers.reporting.plots import cltv as plots
 
-BGNBD = btyd.FitResult("bgnbd", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, 0.0, 0.0)
-MBGNBD = btyd.FitResult("mbgnbd", {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 3.0}, 0.0, 0.0)
-PARETO = btyd.FitResult("pareto", {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}, 0.0, 0.0)
+BGNBD = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+MBGNBD = ModifiedBetaGeo.from_params({"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 3.0})
+PARETO = ParetoNBD.from_params({"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67})
 SETTINGS = {"currency": "EUR", "summary": {"unit_days": 7}, "cltv": {"horizon_months": 12, "discount_rate": 0.1,
                                                                       "margin": 0.4, "model": "auto"}}
+
+
+def _labels(title: str, legend_entries: int) -> dict:
+    """The texts a chart is given (the caller's, in the report's language)."""
+    return {"title": title, "xlabel": "x label", "ylabel": "y label",
+            "legend": [f"entry {k}" for k in range(legend_entries)]}
 
 
 def _transactions() -> pd.DataFrame:
@@ -40,69 +51,70 @@ def _transactions() -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- settings
 def test_cltv_settings_defaults_and_checks():
-    assert cc.cltv_settings({}) == {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto",
-                                    "pareto_max_customers": 200_000}
-    assert cc.cltv_settings({"cltv": {"model": "pareto", "horizon_months": 24}})["horizon_months"] == 24
+    assert cltv_settings({}) == {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto",
+                                 "pareto_max_customers": 200_000}
+    assert cltv_settings({"cltv": {"model": "pareto", "horizon_months": 24}})["horizon_months"] == 24
     for key, bad in (("horizon_months", 0), ("horizon_months", 1.5), ("discount_rate", -0.1), ("margin", 0),
                      ("margin", 1.5), ("model", "gamma"), ("pareto_max_customers", -1)):
         with pytest.raises(ValueError, match=f"cltv.{key}"):
-            cc.cltv_settings({"cltv": {key: bad}})
+            cltv_settings({"cltv": {key: bad}})
 
 
-# ---------------------------------------------------------------------------------------------- btyd addition
+# ---------------------------------------------------------------------------------------------- model additions
 def test_unconditional_expected_purchases_matches_the_bgnbd_formula():
-    r, alpha, a, b = (BGNBD.params[k] for k in ("r", "alpha", "a", "b"))
+    r, alpha, a, b = (BGNBD.params_[k] for k in ("r", "alpha", "a", "b"))
     t = np.array([1.0, 39.0, 78.0])
     closed = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
-    np.testing.assert_allclose(btyd.unconditional_expected_purchases(BGNBD, t), closed, rtol=1e-10)
-    np.testing.assert_array_equal(btyd.unconditional_expected_purchases(BGNBD, [0.0, -3.0]), [0.0, 0.0])
+    np.testing.assert_allclose(BGNBD.unconditional_expected_purchases(t), closed, rtol=1e-10)
+    np.testing.assert_array_equal(BGNBD.unconditional_expected_purchases([0.0, -3.0]), [0.0, 0.0])
     # repeated ages give repeated values; expectation grows with age
-    values = btyd.unconditional_expected_purchases(PARETO, [10.0, 5.0, 10.0, 20.0])
+    values = PARETO.unconditional_expected_purchases([10.0, 5.0, 10.0, 20.0])
     assert values[0] == values[2] and values[1] < values[0] < values[3]
 
 
-@pytest.mark.parametrize("fit", [BGNBD, MBGNBD, PARETO], ids=lambda f: f.model_name)
+@pytest.mark.parametrize("fit", [BGNBD, MBGNBD, PARETO], ids=lambda f: f.name)
 def test_simulation_mean_matches_the_model_expectation(fit):
     T = np.array([10.0, 39.0, 78.0])
-    draws = cc.simulate_repeat_purchases(fit, T, draws=200_000, seed=1)
+    draws = fit.simulate_repeat_purchases(T, draws=200_000, seed=1)
     assert draws.shape == (200_000, 3)
     assert (draws >= 0).all() and np.all(draws == np.round(draws))
-    expected = btyd.unconditional_expected_purchases(fit, T)
+    expected = fit.unconditional_expected_purchases(T)
     np.testing.assert_allclose(draws.mean(axis=0), expected, rtol=0.03)
 
 
-@pytest.mark.parametrize("fit", [BGNBD, MBGNBD, PARETO], ids=lambda f: f.model_name)
+@pytest.mark.parametrize("fit", [BGNBD, MBGNBD, PARETO], ids=lambda f: f.name)
 def test_simulated_counts_match_the_exact_distribution(fit):
     """The simulation (the model's story told forward) and the closed-form / integrated distribution that
     period_transactions uses agree: the share of draws per count is within sampling error of it."""
     T = np.array([5.0, 39.0, 78.0])
-    draws = cc.simulate_repeat_purchases(fit, T, draws=200_000, seed=2)
-    probabilities = btyd.repeat_purchase_probabilities(fit, T, 4)
+    draws = fit.simulate_repeat_purchases(T, draws=200_000, seed=2)
+    probabilities = fit.repeat_purchase_probabilities(T, 4)
     shares = np.stack([np.bincount(np.minimum(draws[:, i].astype("int64"), 4), minlength=5) / len(draws)
                        for i in range(len(T))])
     standard_error = np.sqrt(probabilities * (1 - probabilities) / len(draws))
     assert (np.abs(shares - probabilities) <= 5 * standard_error + 1e-12).all()
 
 
-def test_simulation_is_reproducible_and_refuses_unknown_models():
-    a = cc.simulate_repeat_purchases(BGNBD, [5.0, 6.0], draws=3, seed=7)
-    np.testing.assert_array_equal(a, cc.simulate_repeat_purchases(BGNBD, [5.0, 6.0], draws=3, seed=7))
-    with pytest.raises(ValueError, match="cannot simulate"):
-        cc.simulate_repeat_purchases(btyd.FitResult("other", {"r": 1, "alpha": 1, "a": 1, "b": 1}, 0, 0), [1.0])
+def test_simulation_is_reproducible_and_refuses_a_model_without_parameters():
+    a = BGNBD.simulate_repeat_purchases([5.0, 6.0], draws=3, seed=7)
+    np.testing.assert_array_equal(a, BGNBD.simulate_repeat_purchases([5.0, 6.0], draws=3, seed=7))
+    # a model is a class now, so there is no unknown one to refuse; one without parameters is refused
+    with pytest.raises(NotFittedError, match="call fit"):
+        BetaGeo().simulate_repeat_purchases([1.0])
 
 
 # ---------------------------------------------------------------------------------------------- tracking
 def test_repeat_purchase_days_merge_same_day_rows_and_skip_first_and_refund_days():
-    days = cc.repeat_purchase_days(_transactions())
+    days = diagnostics.repeat_purchase_days(_transactions())
     got = sorted(zip(days["customer_id"], days["day"].dt.strftime("%Y-%m-%d"), strict=True))
     assert got == [("A", "2024-01-15"), ("A", "2024-03-01"), ("A", "2024-08-01"), ("B", "2024-06-30"),
                    ("B", "2024-12-31"), ("D", "2024-09-09")]
-    limited = cc.repeat_purchase_days(_transactions(), customers=["A", "B"], end="2024-06-30")
+    limited = diagnostics.repeat_purchase_days(_transactions(), customers=["A", "B"], end="2024-06-30")
     assert len(limited) == 3
 
 
 def _repeat_days_per_day_in_pandas(tx: pd.DataFrame, customers, end) -> pd.Series:
-    days = cc.repeat_purchase_days(tx, customers=customers, end=end)
+    days = diagnostics.repeat_purchase_days(tx, customers=customers, end=end)
     return days.groupby("day").size()
 
 
@@ -127,14 +139,14 @@ def test_duckdb_repeat_purchases_per_day_equal_the_pandas_definition(tmp_path, s
     given = {"frame": tx, "parquet": tmp_path / "tx.parquet"}[source]
     if source == "parquet":
         tx.to_parquet(given, index=False)
-    counted = cc.repeat_purchases_per_day(given, customers, end)
+    counted = diagnostics.repeat_purchases_per_day(given, customers, end)
     assert list(counted.columns) == ["day", "repeat_purchases"]
     assert counted["day"].is_monotonic_increasing and (counted["repeat_purchases"] > 0).all()
     np.testing.assert_array_equal(counted["day"].to_numpy().astype("datetime64[D]"),
                                   expected.index.to_numpy().astype("datetime64[D]"))
     np.testing.assert_array_equal(counted["repeat_purchases"].to_numpy(), expected.to_numpy())
     # the small hand-made log: A (two rows on 01-15, a refund-only day), B, C (one purchase), D (outside)
-    small = cc.repeat_purchases_per_day(_transactions(), ["A", "B", "C"], "2024-12-31")
+    small = diagnostics.repeat_purchases_per_day(_transactions(), ["A", "B", "C"], "2024-12-31")
     assert dict(zip(small["day"].dt.strftime("%Y-%m-%d"), small["repeat_purchases"], strict=True)) == {
         "2024-01-15": 1, "2024-03-01": 1, "2024-06-30": 1, "2024-08-01": 1, "2024-12-31": 1,
     }
@@ -145,24 +157,24 @@ def test_cumulative_tracking_reads_a_file_as_it_reads_a_frame(tmp_path):
     holdout = calibration_holdout_summary(tx, "2024-04-30", "2024-07-18")
     path = tmp_path / "transactions.parquet"
     tx.to_parquet(path, index=False)
-    from_frame = cc.cumulative_tracking(tx, holdout, BGNBD, "2024-04-30", "2024-07-18")
-    from_file = cc.cumulative_tracking(path, holdout, BGNBD, "2024-04-30", "2024-07-18")
+    from_frame = diagnostics.cumulative_tracking(tx, holdout, BGNBD, "2024-04-30", "2024-07-18")
+    from_file = diagnostics.cumulative_tracking(path, holdout, BGNBD, "2024-04-30", "2024-07-18")
     pd.testing.assert_frame_equal(from_frame, from_file)
     # actual = the pandas repeat purchase days up to each period end
-    days = cc.repeat_purchase_days(tx, holdout["customer_id"], "2024-07-18")["day"].to_numpy()
+    days = diagnostics.repeat_purchase_days(tx, holdout["customer_id"], "2024-07-18")["day"].to_numpy()
     np.testing.assert_array_equal(
         from_file["actual"], np.searchsorted(np.sort(days), from_file["period_end"].to_numpy(), side="right")
     )
     at_end = from_file["actual"].iloc[-1]
     assert at_end == (holdout["frequency"] + holdout["frequency_holdout"]).sum()
     with pytest.raises(ValueError, match="parquet file"):
-        cc.cumulative_tracking(tmp_path / "transactions.csv", holdout, BGNBD, "2024-04-30", "2024-07-18")
+        diagnostics.cumulative_tracking(tmp_path / "transactions.csv", holdout, BGNBD, "2024-04-30", "2024-07-18")
 
 
 def test_cumulative_tracking_adds_up_to_the_summary():
     tx = _transactions()
     holdout = calibration_holdout_summary(tx, "2024-06-30", "2024-12-31")
-    tracking = cc.cumulative_tracking(tx, holdout, BGNBD, "2024-06-30", "2024-12-31", unit_days=7)
+    tracking = diagnostics.cumulative_tracking(tx, holdout, BGNBD, "2024-06-30", "2024-12-31", unit_days=7)
     # the cohort is A, B, C (D arrived in the holdout window)
     assert sorted(holdout["customer_id"]) == ["A", "B", "C"]
     # a period ends exactly on the calibration end, the last one on the end date
@@ -175,15 +187,15 @@ def test_cumulative_tracking_adds_up_to_the_summary():
     assert tracking["actual"].iloc[-1] == (holdout["frequency"] + holdout["frequency_holdout"]).sum() == 5
     assert tracking["actual"].is_monotonic_increasing and tracking["expected"].is_monotonic_increasing
     # expected: sum of E[X(T_cal)] over the cohort at the calibration end
-    assert at_cal["expected"].iloc[0] == pytest.approx(btyd.unconditional_expected_purchases(BGNBD, holdout["T"]).sum())
-    total_end = btyd.unconditional_expected_purchases(BGNBD, holdout["T"] + holdout["duration_holdout"]).sum()
+    assert at_cal["expected"].iloc[0] == pytest.approx(BGNBD.unconditional_expected_purchases(holdout["T"]).sum())
+    total_end = BGNBD.unconditional_expected_purchases(holdout["T"] + holdout["duration_holdout"]).sum()
     assert tracking["expected"].iloc[-1] == pytest.approx(total_end)
     # mid-period steps are one week apart
     steps = tracking["period_end"].diff().dt.days.iloc[1:-1]
     assert (steps == 7).all()
-    reading = cc.tracking_reading(tracking)
+    reading = diagnostics.tracking_reading(tracking)
     assert "2 happened" in reading
-    assert isinstance(cc.tracking_chart(tracking, "BG/NBD"), Figure)
+    assert isinstance(plots.tracking_chart(tracking, **_labels("Repeat purchases over time\n" + reading, 3)), Figure)
 
 
 # ---------------------------------------------------------------------------------------------- CDNOW checks
@@ -197,71 +209,74 @@ def cdnow():
 
 def test_calibration_vs_holdout_table(cdnow):
     _, _, holdout = cdnow
-    table = cc.calibration_vs_holdout(holdout, BGNBD, max_frequency=7)
+    table = diagnostics.calibration_vs_holdout(holdout, BGNBD, max_frequency=7)
     assert list(table.index) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
     assert table["customers"].sum() == len(holdout) == 2357
     zero = holdout[holdout["frequency"] == 0]
     assert table.loc["0", "customers"] == len(zero)
     assert table.loc["0", "actual"] == pytest.approx(zero["frequency_holdout"].mean())
-    predicted = btyd.expected_purchases(BGNBD, 39.0, holdout["frequency"], holdout["recency"], holdout["T"])
+    predicted = BGNBD.expected_purchases(39.0, holdout["frequency"], holdout["recency"], holdout["T"])
     total = (table["predicted"] * table["customers"]).sum()
     assert total == pytest.approx(predicted.sum())
     actual_total = (table["actual"] * table["customers"]).sum()
     assert actual_total == holdout["frequency_holdout"].sum()
     # the published parameters predict the holdout purchases of the sample to within 15%
     assert abs(total / actual_total - 1) < 0.15
-    figure = cc.calibration_vs_holdout_chart(table, "BG/NBD")
+    title = "Holdout check: predicted vs actual purchases per customer\n" + diagnostics.holdout_reading(table)
+    figure = plots.calibration_vs_holdout_chart(table, **_labels(title, 2))
     assert "holdout purchases" in figure.axes[0].get_title(loc="left")
 
 
 def test_period_transactions_counts_every_customer(cdnow):
     _, summary, _ = cdnow
-    table = cc.period_transactions(summary, BGNBD, max_frequency=7)
+    table = diagnostics.period_transactions(summary, BGNBD, max_frequency=7)
     assert table["actual"].sum() == len(summary)
     assert table["model"].sum() == pytest.approx(len(summary), rel=1e-12)
     assert table.loc["0", "actual"] == int((summary["frequency"] == 0).sum())
     assert table.loc["7+", "actual"] == int((summary["frequency"] >= 7).sum())
     # the model column is each customer's own distribution summed (computed once per distinct T)
-    per_customer = btyd.repeat_purchase_probabilities(BGNBD, summary["T"].to_numpy(), 7).sum(axis=0)
+    per_customer = BGNBD.repeat_purchase_probabilities(summary["T"].to_numpy(), 7).sum(axis=0)
     np.testing.assert_allclose(table["model"].to_numpy(), per_customer, rtol=1e-12)
     # and what the simulation of the whole base (lifetimes' way) scatters around
-    simulated = cc.simulate_repeat_purchases(BGNBD, summary["T"].to_numpy(), draws=200, seed=0)
+    simulated = BGNBD.simulate_repeat_purchases(summary["T"].to_numpy(), draws=200, seed=0)
     counts = np.stack([np.bincount(np.minimum(row.astype("int64"), 7), minlength=8) for row in simulated])
     assert (np.abs(counts.mean(axis=0) - table["model"].to_numpy()) <= 5 * counts.std(axis=0) / np.sqrt(200) + 1).all()
-    figure = cc.period_transactions_chart(table, "BG/NBD")
+    title = "Customers by number of repeat purchases\n" + diagnostics.period_transactions_reading(table)
+    figure = plots.period_transactions_chart(table, **_labels(title, 2))
     assert "never came back" in figure.axes[0].get_title(loc="left")
 
 
 def test_frequency_cap():
-    assert cc.frequency_cap(np.zeros(100)) == 7
-    assert cc.frequency_cap(np.arange(100)) == 20
-    assert cc.frequency_cap(np.arange(15)) == 12
-    assert cc.frequency_cap([]) == 7
+    assert diagnostics.frequency_cap(np.zeros(100)) == 7
+    assert diagnostics.frequency_cap(np.arange(100)) == 20
+    assert diagnostics.frequency_cap(np.arange(15)) == 12
+    assert diagnostics.frequency_cap([]) == 7
 
 
 def test_run_probabilistic_end_to_end_on_cdnow(cdnow, capsys):
     _, summary, holdout = cdnow
-    table, result = cc.run_probabilistic(summary, holdout, SETTINGS)
+    table, result = valuation.run_probabilistic(summary, holdout, SETTINGS)
     assert capsys.readouterr().out == ""  # fitting noise is silenced
-    out = cc.check_output(table)
-    assert list(out.columns) == cltv.OUTPUT_COLUMNS and len(out) == len(summary)
-    holdout_view = cc.holdout_table(result)
+    out = valuation.check_output(table)
+    assert list(out.columns) == valuation.OUTPUT_COLUMNS and len(out) == len(summary)
+    holdout_view = diagnostics.holdout_table(result.holdout_metrics, result.model_name)
     assert set(holdout_view.index) == {"BG/NBD", "Pareto/NBD", "MBG/NBD"}
     assert (holdout_view["status"] == "used").sum() == 1
-    assert holdout_view.loc[btyd.MODEL_LABELS[result.model_name], "status"] == "used"
-    cases = cc.special_cases(result)
+    assert holdout_view.loc[result.purchase_model.label, "status"] == "used"
+    cases = valuation.special_cases(result)
     assert cases.loc["customers valued", "customers"] == len(summary)
-    assert cases.loc[cc.COUNT_LABELS["no_repeat_purchase"], "customers"] == int((summary["frequency"] == 0).sum())
-    fit = cc.calibration_fit(holdout, result.model_name)
-    assert fit is not None and fit.model_name == result.model_name
+    assert cases.loc[valuation.COUNT_LABELS["no_repeat_purchase"], "customers"] == int((summary["frequency"] == 0).sum())
+    fit = diagnostics.calibration_fit(holdout, result.model_name)
+    assert fit is not None and fit.name == result.model_name
     # the result carries the calibration fit of its holdout check: reused, and the same as fitting again
-    reused = cc.calibration_fit(holdout, result)
+    reused = result.calibration_fit(holdout)
     assert reused is result.calibration_fits[result.model_name]
-    assert reused.params == pytest.approx(fit.params, rel=1e-12)
-    top = cc.top_customers(table, summary, top=5)
+    assert reused.params_ == pytest.approx(fit.params_, rel=1e-12)
+    assert result.calibration_fit(None) is None
+    top = valuation.top_customers(table, summary, top=5)
     assert len(top) == 5 and top["cltv"].is_monotonic_decreasing
     assert top["cltv"].iloc[0] == table["cltv"].max()
-    assert isinstance(cc.cltv_distribution_chart(table, "USD", 12), Figure)
+    assert isinstance(plots.cltv_distribution_chart(table, **_labels("Expected value per customer", 1)), Figure)
 
 
 # ---------------------------------------------------------------------------------------------- small tables
@@ -277,16 +292,15 @@ def test_holdout_table_states_each_model():
         },
         index=pd.Index(["bgnbd", "pareto", "mbgnbd"], name="model"),
     )
-    result = cltv.CLTVResult("bgnbd", "", BGNBD, None, metrics, {})
-    table = cc.holdout_table(result)
+    table = diagnostics.holdout_table(metrics, "bgnbd")
     assert table["status"].tolist() == ["used", "fitted, predictions not computable", "did not converge"]
     assert table.loc["BG/NBD", "error of the total"] == pytest.approx(-0.10)
-    assert cc.holdout_table(cltv.CLTVResult("bgnbd", "", BGNBD, None, pd.DataFrame(), {})).empty
+    assert diagnostics.holdout_table(pd.DataFrame(), "bgnbd").empty
 
 
 def test_quick_formula_numbers_follow_the_formula():
     summary = customer_summary(_transactions().assign(cost=np.nan), "2024-12-31")
-    table, n = cc.quick_formula(summary, SETTINGS)
+    table, n = quick.quick_formula(summary, SETTINGS, money_text)
     d, churn = n["discount_rate"], n["churn"]
     assert n["margin"] == pytest.approx(0.4)  # no costs: the configured margin
     assert n["cltv_lifetime"] == pytest.approx(n["revenue"] * 0.4 * (1 + d) / (d + churn))
@@ -297,11 +311,38 @@ def test_quick_formula_numbers_follow_the_formula():
 
 
 def test_value_concentration_and_check_output():
-    assert cc.value_concentration([10.0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == 1.0
-    assert cc.value_concentration(np.ones(20)) == pytest.approx(0.1)
-    assert cc.value_concentration([]) == 0.0
-    good = pd.DataFrame({c: [1.0] for c in cltv.OUTPUT_COLUMNS}).assign(customer_id="x", cltv_model="quick", extra=1)
-    assert list(cc.check_output(good).columns) == cltv.OUTPUT_COLUMNS
+    assert valuation.value_concentration([10.0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == 1.0
+    assert valuation.value_concentration(np.ones(20)) == pytest.approx(0.1)
+    assert valuation.value_concentration([]) == 0.0
+    good = pd.DataFrame({c: [1.0] for c in valuation.OUTPUT_COLUMNS}).assign(customer_id="x", cltv_model="quick", extra=1)
+    assert list(valuation.check_output(good).columns) == valuation.OUTPUT_COLUMNS
     for bad in (np.nan, np.inf, -1.0):
         with pytest.raises(ValueError, match="cltv"):
-            cc.check_output(good.assign(cltv=bad))
+            valuation.check_output(good.assign(cltv=bad))
+
+
+# ---------------------------------------------------------------------------------------------- charts
+def test_charts_draw_the_given_texts_on_their_own_figure_or_the_given_axis(cdnow):
+    """A chart only draws: title, axis labels and legend are the caller's (no English left to relabel),
+    and with ``ax`` it draws there and returns that axis's figure."""
+    import matplotlib.pyplot as plt
+
+    _, summary, holdout = cdnow
+    tx = _transactions()
+    small = calibration_holdout_summary(tx, "2024-06-30", "2024-12-31")
+    tables = [
+        (plots.calibration_vs_holdout_chart, diagnostics.calibration_vs_holdout(holdout, BGNBD), 2),
+        (plots.tracking_chart, diagnostics.cumulative_tracking(tx, small, BGNBD, "2024-06-30", "2024-12-31"), 3),
+        (plots.period_transactions_chart, diagnostics.period_transactions(summary, BGNBD), 2),
+        (plots.cltv_distribution_chart, pd.DataFrame({"cltv": np.linspace(0.0, 500.0, 101)}), 1),
+    ]
+    for chart, table, entries in tables:
+        texts = _labels("Titel\nwas er zeigt", entries)
+        axis = chart(table, **texts).axes[0]
+        assert axis.get_title(loc="left") == texts["title"]
+        assert (axis.get_xlabel(), axis.get_ylabel()) == ("x label", "y label")
+        assert [t.get_text() for t in axis.get_legend().get_texts()] == texts["legend"]
+        figure, (left, right) = plt.subplots(1, 2)
+        plt.close(figure)
+        assert chart(table, ax=right, **texts) is figure
+        assert right.get_title(loc="left") == texts["title"] and not left.has_data()

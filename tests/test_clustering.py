@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from helpers.core import config
 from helpers.reporting.plots import clusters as cluster_charts
-from helpers.segmentation import clustering
+from helpers.segmentation import cluster_features, cluster_naming, cluster_views, clustering
 
 SETTINGS = {"clustering": {"resamples": 4, "k_max": 6}}
 
@@ -138,10 +138,10 @@ def test_deterministic_for_a_fixed_seed():
 
 def test_behaviour_only_input_works(separated):
     _, _, result = separated
-    assert [c for c in result.features.columns if c != "customer_id"] == list(clustering.BEHAVIOUR)
+    assert [c for c in result.features.columns if c != "customer_id"] == list(cluster_features.BEHAVIOUR)
     assert not result.uses_accounts
     assert result.matrix.shape == (240, 3)
-    assert "buying behaviour alone" in cluster_charts.features_used(result)
+    assert "buying behaviour alone" in cluster_views.features_used(result)
 
 
 def test_value_and_account_signals_are_used_and_encoded():
@@ -167,17 +167,17 @@ def test_pipeline_handles_missing_account_values_and_unknown_categories():
     accounts.loc[accounts.index[:5], "employees"] = np.nan
     accounts.loc[accounts.index[5:9], "industry"] = None
     accounts["yoy_growth"] = np.nan  # empty for everyone: left out
-    features = clustering.build_features(rfm, None, accounts)
+    features = cluster_features.build_features(rfm, None, accounts)
     assert len(features) == len(rfm)
     assert "yoy_growth" not in features
     assert features["employees"].isna().sum() == 15
-    pipeline = clustering.feature_pipeline(features)
-    matrix = pipeline.fit_transform(clustering._model_input(features))
+    pipeline = cluster_features.feature_pipeline(features)
+    matrix = pipeline.fit_transform(cluster_features.model_input(features))
     assert np.isfinite(matrix).all() and matrix.shape[0] == len(rfm)
     assert "industry_unknown" in list(pipeline.get_feature_names_out())
     later = features.head(3).copy()
     later["industry"] = "Aerospace"  # a category never seen while fitting
-    assert np.isfinite(pipeline.transform(clustering._model_input(later))).all()
+    assert np.isfinite(pipeline.transform(cluster_features.model_input(later))).all()
     result = clustering.cluster_customers(rfm, None, accounts, settings=SETTINGS)
     assert len(result.assignments) == len(rfm)
 
@@ -185,23 +185,23 @@ def test_pipeline_handles_missing_account_values_and_unknown_categories():
 def test_customers_missing_from_cltv_are_imputed():
     rfm, _ = three_groups(n_per_group=20)
     cltv = pd.DataFrame({"customer_id": rfm["customer_id"].iloc[:30], "cltv": 10.0, "p_alive": 0.9})
-    features = clustering.build_features(rfm, cltv)
+    features = cluster_features.build_features(rfm, cltv)
     assert features["cltv"].isna().sum() == len(rfm) - 30
     result = clustering.cluster_customers(rfm, cltv, settings=SETTINGS)
     assert np.isfinite(result.matrix).all()
 
 
 def test_negative_revenue_does_not_break_the_log():
-    assert np.isfinite(clustering.signed_log1p([-500.0, -1.0, 0.0, 3.0])).all()
-    assert clustering.signed_log1p([-3.0])[0] == pytest.approx(-np.log(4))
+    assert np.isfinite(cluster_features.signed_log1p([-500.0, -1.0, 0.0, 3.0])).all()
+    assert cluster_features.signed_log1p([-3.0])[0] == pytest.approx(-np.log(4))
 
 
 def test_bad_inputs_are_named():
     with pytest.raises(KeyError, match="monetary"):
-        clustering.build_features(pd.DataFrame({"customer_id": ["a"], "recency_days": [1], "frequency": [1]}))
+        cluster_features.build_features(pd.DataFrame({"customer_id": ["a"], "recency_days": [1], "frequency": [1]}))
     rfm, _ = three_groups(n_per_group=5)
     with pytest.raises(ValueError, match="more than once"):
-        clustering.build_features(pd.concat([rfm, rfm.head(1)]))
+        cluster_features.build_features(pd.concat([rfm, rfm.head(1)]))
     with pytest.raises(ValueError, match="language"):
         clustering.cluster_customers(rfm, language="fr")
 
@@ -228,7 +228,7 @@ def test_names_describe_the_clusters(separated):
 
 def test_german_names_are_unique_and_german(separated):
     rfm, _, result = separated
-    german = clustering.profile_clusters(result.features, result.labels, language="de")
+    german = cluster_naming.profile_clusters(result.features, result.labels, language="de")
     assert german["cluster_name"].is_unique
     assert any("Großkäufer" in n or "Top-Käufer" in n for n in german["cluster_name"])
     assert any("einmalige" in n for n in german["cluster_name"])
@@ -248,7 +248,7 @@ def test_colliding_names_get_a_distinguishing_word():
         "cltv": np.r_[rng.uniform(900, 1000, n), rng.uniform(100, 120, n), rng.uniform(0, 1, n)],
     })
     labels = np.repeat([1, 2, 3], n)
-    names = clustering.cluster_names(features, labels)
+    names = cluster_naming.cluster_names(features, labels)
     assert len(set(names.values())) == 3
     assert names[1] != names[2]
     assert names[1].startswith(names[2].split(",")[0])  # same core, told apart by a further word
@@ -262,20 +262,20 @@ def test_identical_clusters_still_get_unique_names():
         "frequency": 3.0,
         "monetary": 100.0,
     })
-    names = clustering.cluster_names(features, np.repeat([1, 2], 20))
+    names = cluster_naming.cluster_names(features, np.repeat([1, 2], 20))
     assert len(set(names.values())) == 2
     assert all("group" in name for name in names.values())
 
 
 def test_levels_follow_the_documented_thresholds():
-    assert clustering.level(0.95) == "very_high"
-    assert clustering.level(0.7) == "high"
-    assert clustering.level(0.5) == "mid"
-    assert clustering.level(0.3) == "low"
-    assert clustering.level(0.05) == "very_low"
+    assert cluster_naming.level(0.95) == "very_high"
+    assert cluster_naming.level(0.7) == "high"
+    assert cluster_naming.level(0.5) == "mid"
+    assert cluster_naming.level(0.3) == "low"
+    assert cluster_naming.level(0.05) == "very_low"
     values = pd.Series([1, 1, 1, 2, 3])
-    assert clustering.midrank_percentile(values, 1) == pytest.approx(0.3)
-    assert clustering.midrank_percentile(values, 5) == pytest.approx(1.0)
+    assert cluster_naming.midrank_percentile(values, 1) == pytest.approx(0.3)
+    assert cluster_naming.midrank_percentile(values, 5) == pytest.approx(1.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -294,10 +294,10 @@ def test_silhouette_sample_cap_is_honoured():
 
 def test_pca_chart_samples_and_names_the_clusters(separated):
     _, _, result = separated
-    picture = cluster_charts.pca_picture(result, max_points=100)
+    picture = clustering.pca_picture(result, max_points=100)
     assert picture["rows"] == 100 and len(picture["x"]) == 100
     assert sum(picture["explained"]) <= 1 + 1e-9
-    figure = cluster_charts.pca_chart(result, max_points=100)
+    figure = cluster_charts.pca_chart(picture, result.profiles, **cluster_views.pca_labels(result, picture))
     axis = figure.axes[0]
     assert sum(len(c.get_offsets()) for c in axis.collections) == 100
     legend = [t.get_text() for t in axis.get_legend().get_texts()]
@@ -308,21 +308,21 @@ def test_pca_chart_samples_and_names_the_clusters(separated):
 
 def test_report_helpers(separated):
     _, _, result = separated
-    table = cluster_charts.profile_table(result.profiles, "EUR", transpose=False)
+    table = cluster_views.profile_table(result.profiles, "EUR", transpose=False)
     assert len(table) == 3 and "median revenue" in table
     assert table["median revenue"].str.startswith("€").all()
     with_value = result.profiles.assign(p_alive=1.0)
-    shown = cluster_charts.profile_table(with_value, "EUR", transpose=False)["median P(alive)"]
+    shown = cluster_views.profile_table(with_value, "EUR", transpose=False)["median P(alive)"]
     once = (result.profiles["frequency"] <= 1).to_numpy()
     assert once.any() and (shown[once] == "n/a (bought once)").all() and (shown[~once] == "100%").all()
-    wide = cluster_charts.profile_table(result.profiles, "EUR")
+    wide = cluster_views.profile_table(result.profiles, "EUR")
     assert wide.shape[1] == 3 and wide.columns[0] == f"1: {result.profiles['cluster_name'].iloc[0]}"
     assert wide.loc["median revenue"].str.startswith("€").all()
-    criteria = cluster_charts.criteria_table(result.choice)
+    criteria = cluster_views.criteria_table(result.choice)
     assert criteria.loc[result.k, "chosen"] == "<- chosen"
-    figure = cluster_charts.k_choice_chart(result.choice)
+    figure = cluster_charts.k_choice_chart(result.choice.table, result.k, cluster_views.k_choice_title(result.choice))
     assert "k=3" in figure.axes[0].get_title(loc="left")
-    actions = cluster_charts.action_list(result.profiles)
+    actions = cluster_views.action_list(result.profiles)
     assert actions.count("\n- ") == 2
 
 
@@ -374,13 +374,13 @@ def test_median_imputer_equals_scikit_learns():
     frame = pd.DataFrame(rng.lognormal(size=(301, 3)), columns=["a", "b", "c"])
     frame.iloc[rng.choice(301, 40, replace=False), 0] = np.nan  # 261 values left: an odd count
     frame.iloc[rng.choice(301, 41, replace=False), 1] = np.nan  # 260: the median averages two values
-    ours, reference = clustering.MedianImputer().fit(frame), SimpleImputer(strategy="median").fit(frame)
+    ours, reference = cluster_features.MedianImputer().fit(frame), SimpleImputer(strategy="median").fit(frame)
     np.testing.assert_array_equal(ours.statistics_, reference.statistics_)
     fresh = frame.sample(frac=1.0, random_state=1)
     np.testing.assert_array_equal(ours.transform(fresh), reference.transform(fresh))
     assert list(ours.get_feature_names_out()) == ["a", "b", "c"]
     with pytest.raises(ValueError, match="no value"):
-        clustering.MedianImputer().fit(frame.assign(c=np.nan))
+        cluster_features.MedianImputer().fit(frame.assign(c=np.nan))
 
 
 def test_parallel_fits_are_the_sequential_fits():
@@ -402,17 +402,17 @@ def test_features_of_customers_in_the_same_order_equal_those_matched_by_id():
     cltv = pd.DataFrame({"customer_id": rfm["customer_id"], "cltv": rng.lognormal(size=len(rfm)),
                          "p_alive": rng.uniform(size=len(rfm))})
     accounts = accounts_for(rfm)
-    aligned = clustering.build_features(rfm, cltv, accounts)  # same order as rfm: taken as they are
-    shuffled = clustering.build_features(rfm, cltv.sample(frac=1.0, random_state=2),
+    aligned = cluster_features.build_features(rfm, cltv, accounts)  # same order as rfm: taken as they are
+    shuffled = cluster_features.build_features(rfm, cltv.sample(frac=1.0, random_state=2),
                                          accounts.sample(frac=1.0, random_state=3))  # matched by id
     pd.testing.assert_frame_equal(aligned, shuffled)
 
 
 def test_levels_equal_the_plain_pandas_definition():
     rfm, _ = three_groups(n_per_group=50, seed=3)
-    features = clustering.build_features(rfm).assign(frequency=lambda f: f["frequency"].where(f.index % 7 > 0))
+    features = cluster_features.build_features(rfm).assign(frequency=lambda f: f["frequency"].where(f.index % 7 > 0))
     labels = np.where(np.arange(len(features)) < 100, 1, np.arange(len(features)) % 2 + 2)  # one cluster > 1/2
-    levels = clustering.describe_levels(features, labels)
+    levels = cluster_naming.describe_levels(features, labels)
     for cluster in np.unique(labels):
         inside = labels == cluster
         others = features.loc[~inside] if inside.mean() > 0.5 else features
@@ -422,7 +422,7 @@ def test_levels_equal_the_plain_pandas_definition():
             percentile = ((clean < median).sum() + 0.5 * (clean == median).sum()) / len(clean)
             assert levels.loc[cluster, f"{column}_median"] == median
             assert levels.loc[cluster, f"{column}_percentile"] == percentile
-            assert levels.loc[cluster, column] == clustering.level(percentile)
+            assert levels.loc[cluster, column] == cluster_naming.level(percentile)
 
 
 def test_the_input_columns_are_all_the_clustering_needs(separated):
@@ -431,7 +431,7 @@ def test_the_input_columns_are_all_the_clustering_needs(separated):
     cltv = pd.DataFrame({"customer_id": rfm["customer_id"], "cltv": np.arange(len(rfm), dtype=float),
                          "p_alive": 0.5, "cltv_model": "bgnbd+gamma_gamma"})
     whole = clustering.cluster_customers(full, cltv, settings=SETTINGS)
-    reduced = clustering.cluster_customers(full[clustering.INPUT_COLUMNS["rfm"]],
-                                           cltv[clustering.INPUT_COLUMNS["cltv"]], settings=SETTINGS)
+    reduced = clustering.cluster_customers(full[cluster_features.INPUT_COLUMNS["rfm"]],
+                                           cltv[cluster_features.INPUT_COLUMNS["cltv"]], settings=SETTINGS)
     pd.testing.assert_frame_equal(whole.assignments, reduced.assignments)
     pd.testing.assert_frame_equal(whole.features, reduced.features)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.core import spark as spark_setup
 from helpers.data.samples.cdnow import read_cdnow
 from helpers.features import engines
 from helpers.features.summary import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, holdout_sql, summary_sql
@@ -189,19 +190,19 @@ def test_missing_pyspark_names_the_fix(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark now raises ImportError
-    with pytest.raises(engines.EngineUnavailableError, match=r"pip install -e \.\[spark\]"):
-        engines._session(None)
+    with pytest.raises(spark_setup.EngineUnavailableError, match=r"pip install -e \.\[spark\]"):
+        spark_setup.session(None)
     assert "pip install -e .[spark]" in engines.spark_unavailable_reason()
 
 
 def test_missing_or_old_java_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
-    assert "Java 17+" in engines._java_problem()
+    assert "Java 17+" in spark_setup.java_problem()
 
     fake = tmp_path / "jdk8" / "bin" / "java"
     fake.parent.mkdir(parents=True)
     fake.write_text('#!/bin/sh\necho \'openjdk version "1.8.0_402"\' >&2\n')
     fake.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk8"))
-    reason = engines._java_problem()
+    reason = spark_setup.java_problem()
     assert "Java 17+" in reason and "is Java 8" in reason

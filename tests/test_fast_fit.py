@@ -1,5 +1,5 @@
-"""helpers.clv.fast_fit against the published CDNOW results, lifetimes' own fits and objectives, and finite
-differences; and its use by helpers.clv.purchase_models (compress=True)."""
+"""helpers.clv.fitting against the published CDNOW results, lifetimes' own fits and objectives, and finite
+differences; and its use by the models of helpers.clv.models (compress=True)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,21 @@ import pytest
 from autograd import value_and_grad
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
 
-from helpers.clv import fast_fit
-from helpers.clv import purchase_models as btyd
+from helpers.clv.fitting import bg_family, optimiser
+from helpers.clv.fitting import gamma_gamma as gamma_gamma_fitting
+from helpers.clv.fitting.optimiser import FastFitError
+from helpers.clv.inputs import compress_rows
+from helpers.clv.lifetimes_bridge import ConvergenceError
+from helpers.clv.models import robust_fit
+from helpers.clv.models.beta_geo import BetaGeo
+from helpers.clv.models.gamma_gamma import GammaGamma
 from helpers.features.summary import customer_summary
 from helpers.pipeline.bench import synthetic_transactions
 
 PUBLISHED_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PUBLISHED_GG = {"p": 6.25, "q": 3.74, "v": 15.44}
 LIFETIMES = {"bgnbd": BetaGeoFitter, "mbgnbd": ModifiedBetaGeoFitter}
-FAST = {"bgnbd": fast_fit.fit_bgnbd, "mbgnbd": fast_fit.fit_mbgnbd}
+FAST = {"bgnbd": bg_family.fit_bgnbd, "mbgnbd": bg_family.fit_mbgnbd}
 
 
 @pytest.fixture(scope="module")
@@ -57,21 +63,21 @@ def _repeat_buyers(data):
 
 # ------------------------------------------------------------------------------------------ published values
 def test_bgnbd_published_cdnow(cdnow):
-    fit = fast_fit.fit_bgnbd(cdnow["x"], cdnow["t_x"], cdnow["T"])
+    fit = bg_family.fit_bgnbd(cdnow["x"], cdnow["t_x"], cdnow["T"])
     assert _rounded(fit.params, PUBLISHED_BG) == PUBLISHED_BG
     assert round(fit.log_likelihood, 1) == -9582.4
-    # the log-likelihood of the published form, as btyd computes it on the unscaled data
+    # the log-likelihood of the published form, as the model computes it on the unscaled data
     assert fit.log_likelihood == pytest.approx(
-        btyd.log_likelihood("bgnbd", fit.params, cdnow["x"], cdnow["t_x"], cdnow["T"]), rel=1e-11
+        BetaGeo.from_params(fit.params).log_likelihood(cdnow["x"], cdnow["t_x"], cdnow["T"]), rel=1e-11
     )
     assert fit.gradient_norm < 1e-10
 
 
 def test_gamma_gamma_published_cdnow(cdnow):
     x, m = _repeat_buyers(cdnow)
-    fit = fast_fit.fit_gamma_gamma(x, m)
+    fit = gamma_gamma_fitting.fit_gamma_gamma(x, m)
     assert _rounded(fit.params, PUBLISHED_GG) == PUBLISHED_GG
-    assert fit.log_likelihood == pytest.approx(btyd.gamma_gamma_log_likelihood(fit.params, x, m), rel=1e-11)
+    assert fit.log_likelihood == pytest.approx(GammaGamma.from_params(fit.params).log_likelihood(x, m), rel=1e-11)
 
 
 # ------------------------------------------------------------------------------------- equal to lifetimes
@@ -93,7 +99,7 @@ def test_purchase_fit_equals_lifetimes_plain_fit(request, dataset, model, penali
 def test_gamma_gamma_equals_lifetimes_plain_fit(request, dataset, penalizer):
     x, m = _repeat_buyers(request.getfixturevalue(dataset))
     reference = GammaGammaFitter(penalizer_coef=penalizer).fit(x, m)
-    fit = fast_fit.fit_gamma_gamma(x, m, penalizer=penalizer)
+    fit = gamma_gamma_fitting.fit_gamma_gamma(x, m, penalizer=penalizer)
     assert _rel(fit.params, reference.params_) < 1e-6
     assert fit.objective <= reference._negative_log_likelihood_ + 1e-12
 
@@ -116,7 +122,7 @@ def test_optimum_is_stationary_for_lifetimes_own_objective(customers, seed):
         assert value <= reference._negative_log_likelihood_ + 1e-12
         assert _rel(fit.params, reference.params_) < 1e-5
     xm, m = _repeat_buyers(data)
-    fit = fast_fit.fit_gamma_gamma(xm, m)
+    fit = gamma_gamma_fitting.fit_gamma_gamma(xm, m)
     value, grad = value_and_grad(GammaGammaFitter._negative_log_likelihood)(
         np.log(list(fit.params.values())), xm, m, np.ones(len(xm), dtype=int), 0.0
     )
@@ -131,10 +137,10 @@ def test_objective_equals_lifetimes_objective(synthetic, cdnow, model, penalizer
     for data in (synthetic, cdnow):
         x, t_x, T = data["x"], data["t_x"], data["T"]
         weights = rng.integers(1, 4, size=len(x)).astype("float64")
-        prepared = fast_fit.prepare_bg(x, t_x, T, weights, modified=(model == "mbgnbd"))
+        prepared = bg_family.prepare_bg(x, t_x, T, weights, modified=(model == "mbgnbd"))
         scale = 1.0 / T.max()
         for theta in (np.full(4, 0.1), np.log([0.4, 0.3, 0.8, 2.5]), np.array([-1.0, 1.5, 0.5, 2.0])):
-            ours, _ = fast_fit.bg_objective(theta, prepared, penalizer)
+            ours, _ = bg_family.bg_objective(theta, prepared, penalizer)
             theirs = LIFETIMES[model]._negative_log_likelihood(
                 theta, x.astype(int), t_x * scale, T * scale, weights, penalizer
             )
@@ -144,31 +150,31 @@ def test_objective_equals_lifetimes_objective(synthetic, cdnow, model, penalizer
 def test_gamma_gamma_objective_equals_lifetimes_objective(synthetic):
     x, m = _repeat_buyers(synthetic)
     weights = np.random.default_rng(2).integers(1, 4, size=len(x)).astype("float64")
-    prepared = fast_fit.prepare_gamma_gamma(x, m, weights)
+    prepared = gamma_gamma_fitting.prepare_gamma_gamma(x, m, weights)
     for penalizer in (0.0, 0.1):
         for theta in (np.full(3, 0.1), np.log([3.0, 6.0, 80.0])):
-            ours, _ = fast_fit.gg_objective(theta, prepared, penalizer)
+            ours, _ = gamma_gamma_fitting.gg_objective(theta, prepared, penalizer)
             theirs = GammaGammaFitter._negative_log_likelihood(theta, x, m, weights, penalizer)
             assert ours == pytest.approx(float(theirs), rel=1e-12)
 
 
 def test_reduction_merges_rows_exactly(cdnow):
     x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
-    prepared = fast_fit.prepare_bg(x, t_x, T)
-    (ux, ut, uT), weights, _ = btyd.compress_rows(x, t_x, T)
+    prepared = bg_family.prepare_bg(x, t_x, T)
+    (ux, ut, uT), weights, _ = compress_rows(x, t_x, T)
     # non-buyers only count through their T; repeat buyers are 932 distinct (x, t_x, T) of 946 rows: too
     # few duplicates to be worth merging, they stay one row each
     assert prepared.n_distinct == int(np.sum(ux > 0)) == 932
     assert prepared.n_rows == int(np.sum(x > 0)) == 946
-    assert fast_fit._bg_distinct_rows(prepared) == len(ux)
+    assert bg_family._bg_distinct_rows(prepared) == len(ux)
     # every customer twice: the rows are merged (weights summed), the objective is unchanged
-    doubled = fast_fit.prepare_bg(np.tile(x, 2), np.tile(t_x, 2), np.tile(T, 2))
+    doubled = bg_family.prepare_bg(np.tile(x, 2), np.tile(t_x, 2), np.tile(T, 2))
     assert doubled.n_rows == doubled.n_distinct == 932 and doubled.w.sum() == 2 * 946
     theta = np.log([0.3, 0.1, 0.8, 2.0])
-    assert fast_fit.bg_objective(theta, doubled)[0] == pytest.approx(fast_fit.bg_objective(theta, prepared)[0], rel=1e-13)
+    assert bg_family.bg_objective(theta, doubled)[0] == pytest.approx(bg_family.bg_objective(theta, prepared)[0], rel=1e-13)
     # compressed input with weights gives the same fit
-    plain = fast_fit.fit_bgnbd(x, t_x, T)
-    weighted = fast_fit.fit_bgnbd(ux, ut, uT, weights=weights)
+    plain = bg_family.fit_bgnbd(x, t_x, T)
+    weighted = bg_family.fit_bgnbd(ux, ut, uT, weights=weights)
     for key, value in plain.params.items():
         assert weighted.params[key] == pytest.approx(value, rel=1e-9)
     assert weighted.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-12)
@@ -177,11 +183,11 @@ def test_reduction_merges_rows_exactly(cdnow):
 def test_pilot_path_gives_the_same_optimum(synthetic, monkeypatch):
     x, t_x, T = synthetic["x"], synthetic["t_x"], synthetic["T"]
     xm, m = _repeat_buyers(synthetic)
-    direct_bg = fast_fit.fit_bgnbd(x, t_x, T)
-    direct_gg = fast_fit.fit_gamma_gamma(xm, m)
-    monkeypatch.setattr(fast_fit, "PILOT_CUSTOMERS", 400)
-    piloted_bg = fast_fit.fit_bgnbd(x, t_x, T)
-    piloted_gg = fast_fit.fit_gamma_gamma(xm, m)
+    direct_bg = bg_family.fit_bgnbd(x, t_x, T)
+    direct_gg = gamma_gamma_fitting.fit_gamma_gamma(xm, m)
+    monkeypatch.setattr(optimiser, "PILOT_CUSTOMERS", 400)
+    piloted_bg = bg_family.fit_bgnbd(x, t_x, T)
+    piloted_gg = gamma_gamma_fitting.fit_gamma_gamma(xm, m)
     assert "pilot" in piloted_bg.notes[0] and "pilot" in piloted_gg.notes[0]
     for direct, piloted in ((direct_bg, piloted_bg), (direct_gg, piloted_gg)):
         for key, value in direct.params.items():
@@ -201,74 +207,76 @@ def _central_difference(fun, theta, h=1e-6):
 @pytest.mark.parametrize("modified", [False, True])
 @pytest.mark.parametrize("penalizer", [0.0, 0.05])
 def test_bg_gradient_matches_finite_differences(synthetic, modified, penalizer):
-    prepared = fast_fit.prepare_bg(synthetic["x"], synthetic["t_x"], synthetic["T"], modified=modified)
+    prepared = bg_family.prepare_bg(synthetic["x"], synthetic["t_x"], synthetic["T"], modified=modified)
     for theta in (np.full(4, 0.1), np.log([0.4, 0.02, 0.8, 11.0]), np.array([-1.2, 0.3, -0.4, 1.1])):
-        _, grad = fast_fit.bg_objective(theta, prepared, penalizer)
-        numeric = _central_difference(lambda th: fast_fit.bg_objective(th, prepared, penalizer)[0], theta)
+        _, grad = bg_family.bg_objective(theta, prepared, penalizer)
+        numeric = _central_difference(lambda th: bg_family.bg_objective(th, prepared, penalizer)[0], theta)
         np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
         # the gradient-only evaluation gives the same gradient
-        np.testing.assert_array_equal(fast_fit.bg_objective(theta, prepared, penalizer, need_value=False)[1], grad)
+        np.testing.assert_array_equal(bg_family.bg_objective(theta, prepared, penalizer, need_value=False)[1], grad)
 
 
 @pytest.mark.parametrize("penalizer", [0.0, 0.05])
 def test_gamma_gamma_gradient_and_hessian_match_finite_differences(synthetic, penalizer):
     x, m = _repeat_buyers(synthetic)
-    prepared = fast_fit.prepare_gamma_gamma(x, m)
+    prepared = gamma_gamma_fitting.prepare_gamma_gamma(x, m)
     for theta in (np.full(3, 0.1), np.log([3.0, 6.0, 80.0]), np.array([0.5, 2.5, 3.0])):
-        _, grad = fast_fit.gg_objective(theta, prepared, penalizer)
-        numeric = _central_difference(lambda th: fast_fit.gg_objective(th, prepared, penalizer)[0], theta)
+        _, grad = gamma_gamma_fitting.gg_objective(theta, prepared, penalizer)
+        numeric = _central_difference(lambda th: gamma_gamma_fitting.gg_objective(th, prepared, penalizer)[0], theta)
         np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
-        hessian = fast_fit.gg_hessian(theta, prepared, penalizer)
+        hessian = gamma_gamma_fitting.gg_hessian(theta, prepared, penalizer)
         numeric_hessian = np.column_stack(
             [
-                _central_difference(lambda th, k=k: fast_fit.gg_objective(th, prepared, penalizer)[1][k], theta)
+                _central_difference(lambda th, k=k: gamma_gamma_fitting.gg_objective(th, prepared, penalizer)[1][k], theta)
                 for k in range(3)
             ]
         )
         np.testing.assert_allclose(hessian, numeric_hessian, rtol=1e-5, atol=1e-7)
 
 
-# ------------------------------------------------------------------------------------------ btyd production path
-def test_btyd_compressed_path_uses_fast_fit(cdnow):
+# ------------------------------------------------------------------------------------------ models' production path
+def test_models_compressed_path_uses_fast_fit(cdnow):
     x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
-    fit = btyd.fit_model("bgnbd", x, t_x, T, compress=True)
-    fast = fast_fit.fit_bgnbd(x, t_x, T)
-    assert fit.params == fast.params and fit.log_likelihood == fast.log_likelihood
-    assert fit.n_customers == len(x) and fit.n_unique_rows == len(btyd.compress_rows(x, t_x, T)[1])
+    fit = BetaGeo(compress=True).fit(x, t_x, T)
+    fast = bg_family.fit_bgnbd(x, t_x, T)
+    assert fit.params_ == fast.params and fit.log_likelihood_ == fast.log_likelihood
+    assert fit.n_customers_ == len(x) and fit.n_unique_rows_ == len(compress_rows(x, t_x, T)[1])
     xm, m = _repeat_buyers(cdnow)
-    gg = btyd.fit_gamma_gamma(cdnow["x"], cdnow["m"])
-    assert gg.params == fast_fit.fit_gamma_gamma(xm, m).params
-    assert gg.n_customers == 946 and gg.n_unique_rows <= 946
+    gg = robust_fit.fit_gamma_gamma(cdnow["x"], cdnow["m"])
+    assert gg.params_ == gamma_gamma_fitting.fit_gamma_gamma(xm, m).params
+    assert gg.n_customers_ == 946 and gg.n_unique_rows_ <= 946
 
 
-def test_btyd_turns_fast_fit_failure_into_convergence_error(cdnow, monkeypatch):
+def test_models_turn_fast_fit_failure_into_convergence_error(cdnow, monkeypatch):
+    real = bg_family.fit_bgnbd
+
     def failing(*args, penalizer=0.0, **kwargs):
         if penalizer == 0:
-            raise fast_fit.FastFitError("mock: no stationary point")
-        return fast_fit.fit_bgnbd(*args, penalizer=penalizer, **kwargs)
+            raise FastFitError("mock: no stationary point")
+        return real(*args, penalizer=penalizer, **kwargs)
 
-    monkeypatch.setitem(btyd._FAST_FITS, "bgnbd", failing)
+    monkeypatch.setattr(bg_family, "fit_bgnbd", failing)
     x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
-    with pytest.raises(btyd.ConvergenceError, match="no stationary point"):
-        btyd.fit_model("bgnbd", x, t_x, T)
-    result = btyd.fit_purchase_model(x, t_x, T, model="bgnbd")
-    assert result.model_name == "bgnbd" and result.penalizer == 0.001
-    assert any("penalizer 0 did not converge (mock: no stationary point)" in n for n in result.notes)
+    with pytest.raises(ConvergenceError, match="no stationary point"):
+        BetaGeo().fit(x, t_x, T)
+    result = robust_fit.fit_purchase_model(x, t_x, T, model="bgnbd")
+    assert result.name == "bgnbd" and result.penalizer == 0.001
+    assert any("penalizer 0 did not converge (mock: no stationary point)" in n for n in result.notes_)
 
 
 def test_invalid_input_raises_value_error_like_lifetimes():
     with pytest.raises(ValueError, match="larger than T"):
-        fast_fit.fit_bgnbd([1, 2], [3.0, 1.0], [2.0, 5.0])
+        bg_family.fit_bgnbd([1, 2], [3.0, 1.0], [2.0, 5.0])
     with pytest.raises(ValueError, match="non-zero recency"):
-        fast_fit.fit_bgnbd([0, 2], [1.0, 1.0], [2.0, 5.0])
+        bg_family.fit_bgnbd([0, 2], [1.0, 1.0], [2.0, 5.0])
     with pytest.raises(ValueError, match="non-positive"):
-        fast_fit.fit_gamma_gamma([1, 2], [0.0, 3.0])
+        gamma_gamma_fitting.fit_gamma_gamma([1, 2], [0.0, 3.0])
 
 
-def test_btyd_gamma_gamma_failure_raises_convergence_error(cdnow, monkeypatch):
+def test_models_gamma_gamma_failure_raises_convergence_error(cdnow, monkeypatch):
     def failing(*args, **kwargs):
-        raise fast_fit.FastFitError("mock: Gamma-Gamma gradient 1e-3")
+        raise FastFitError("mock: Gamma-Gamma gradient 1e-3")
 
-    monkeypatch.setitem(btyd._FAST_FITS, "gamma_gamma", failing)
-    with pytest.raises(btyd.ConvergenceError, match="Gamma-Gamma did not converge.*mock: Gamma-Gamma gradient"):
-        btyd.fit_gamma_gamma(cdnow["x"], cdnow["m"])
+    monkeypatch.setattr(gamma_gamma_fitting, "fit_gamma_gamma", failing)
+    with pytest.raises(ConvergenceError, match="Gamma-Gamma did not converge.*mock: Gamma-Gamma gradient"):
+        robust_fit.fit_gamma_gamma(cdnow["x"], cdnow["m"])

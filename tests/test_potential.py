@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.core import config
-from helpers.potential import funnel
+from helpers.features import transaction_queries
+from helpers.potential import funnel, service_levels
+from helpers.potential import points as potential_points
 from helpers.potential import scoring as potential
 
 AS_OF = "2025-12-31"
@@ -199,35 +201,35 @@ def test_numeric_thresholds_and_settings_checks():
                                                                    "thresholds": {"upsell": 100, "growth": 0}}})
     assert result.thresholds == {"upsell": 100.0, "growth": 0.0}
     assert set(result.table["quadrant_key"]) == {"grow_with"}  # nobody reaches 100, everybody 0
-    with pytest.raises(potential.PotentialSettingsError, match="unknown component"):
-        potential.potential_settings({"potential": {"weights": {"upsell": {"charm": 1.0}}}})
-    with pytest.raises(potential.PotentialSettingsError, match="median"):
-        potential.potential_settings({"potential": {"thresholds": {"growth": "mean"}}})
-    with pytest.raises(potential.PotentialSettingsError, match="0-100"):
-        potential.potential_settings({"potential": {"thresholds": {"upsell": 101}}})
+    with pytest.raises(service_levels.PotentialSettingsError, match="unknown component"):
+        service_levels.potential_settings({"potential": {"weights": {"upsell": {"charm": 1.0}}}})
+    with pytest.raises(service_levels.PotentialSettingsError, match="median"):
+        service_levels.potential_settings({"potential": {"thresholds": {"growth": "mean"}}})
+    with pytest.raises(service_levels.PotentialSettingsError, match="0-100"):
+        service_levels.potential_settings({"potential": {"thresholds": {"upsell": 101}}})
 
 
 def test_yaml_and_defaults_agree():
     settings = config.load_settings()
     assert settings["potential"] == config.DEFAULTS["potential"]
     assert settings["qualification"] == config.DEFAULTS["qualification"]
-    table = potential.quadrant_table(settings, "de")
+    table = service_levels.quadrant_table(settings, "de")
     assert len(table) == 4 and table["quadrant"].str.len().gt(0).all()
 
 
 def test_peer_groups_fall_back_when_small():
     accounts = pd.DataFrame({"customer_id": list("abcdefg"), "funnel_type": ["retail"] * 6 + ["lead_gen"],
                              "employees": [20, 20, 20, 20, 20, 500, 20]})
-    groups = potential.peer_groups(pd.Index(list("abcdefg")), accounts, {"min_peers": 3})
+    groups = potential_points.peer_groups(pd.Index(list("abcdefg")), accounts, {"min_peers": 3})
     assert groups["a"] == "retail / 10-49"
     assert groups["f"] == "retail"  # alone in its band, five others of its funnel type
     assert groups["g"] == "all"
 
 
 def test_rank_points():
-    points = potential.rank_points(pd.Series([3.0, 1.0, 2.0, 2.0, np.nan]))
+    points = potential_points.rank_points(pd.Series([3.0, 1.0, 2.0, 2.0, np.nan]))
     assert list(points.iloc[:4]) == [100.0, 0.0, 50.0, 50.0] and np.isnan(points.iloc[4])
-    assert potential.rank_points(pd.Series([7.0])).iloc[0] == 50.0
+    assert potential_points.rank_points(pd.Series([7.0])).iloc[0] == 50.0
 
 
 # ---- monotonicity ---------------------------------------------------------------------------------
@@ -241,10 +243,10 @@ def test_score_is_monotone_in_each_component(rows, weights, component, bump):
     names = ["a", "b", "c", "d"]
     points = pd.DataFrame(rows, columns=names)
     w = dict(zip(names, weights, strict=True))
-    before = potential.weighted_score(points, w)
+    before = potential_points.weighted_score(points, w)
     higher = points.copy()
     higher.iloc[0, component] = max(higher.iloc[0, component], bump)
-    after = potential.weighted_score(higher, w)
+    after = potential_points.weighted_score(higher, w)
     assert after.iloc[0] >= before.iloc[0] - 1e-9
     assert ((0 <= after) & (after <= 100 + 1e-9)).all()
 
@@ -254,12 +256,12 @@ def test_score_is_monotone_in_each_component(rows, weights, component, bump):
                         "cltv_vs_past", "p_alive"]),
        st.lists(st.floats(-0.5, 3.0, allow_nan=False), min_size=2, max_size=8), st.floats(0, 2))
 def test_points_are_monotone_in_the_raw_value(name, values, bump):
-    config_ = potential.potential_settings({})
+    config_ = service_levels.potential_settings({})
     raw = pd.Series(values)
     higher = raw.copy()
     higher.iloc[0] += bump
-    assert potential.component_points(name, higher, config_).iloc[0] >= (
-        potential.component_points(name, raw, config_).iloc[0] - 1e-9)
+    assert potential_points.component_points(name, higher, config_).iloc[0] >= (
+        potential_points.component_points(name, raw, config_).iloc[0] - 1e-9)
 
 
 @settings(max_examples=15, deadline=None)
@@ -333,11 +335,11 @@ def test_revenue_of_12_months_from_a_frame_or_a_parquet_file(tmp_path):
     for as_of in ("2025-06-30", "2024-09-15", None):
         expected = _revenue_spec(transactions, ids, as_of)
         for source in (transactions, path, str(path)):
-            got = potential.trailing_12m(source, ids, as_of)
+            got = transaction_queries.revenue_12m_by_customer(source, ids, as_of)
             pd.testing.assert_series_equal(got, expected, check_exact=True, check_names=False)
-    assert potential.trailing_12m(transactions.iloc[:0], ids, None).eq(0.0).all()
+    assert transaction_queries.revenue_12m_by_customer(transactions.iloc[:0], ids, None).eq(0.0).all()
     transactions.iloc[:0].to_parquet(tmp_path / "none.parquet", index=False)
-    assert potential.trailing_12m(tmp_path / "none.parquet", ids, None).eq(0.0).all()
+    assert transaction_queries.revenue_12m_by_customer(tmp_path / "none.parquet", ids, None).eq(0.0).all()
 
 
 def test_scores_from_a_transactions_file_equal_those_from_the_frame(tmp_path):
@@ -354,7 +356,7 @@ def test_top_opportunities_are_the_develop_then_expand_customers_by_potential():
     n = 3000
     table = pd.DataFrame({
         "customer_id": [f"C{i}" for i in range(n)],
-        "quadrant_key": rng.choice(list(potential.QUADRANT_POSITIONS), size=n),
+        "quadrant_key": rng.choice(list(service_levels.QUADRANT_POSITIONS), size=n),
         "likely_lost": rng.random(n) < 0.1,
         "upsell_score": rng.choice([40.0, 60.0, 75.5, 90.0], size=n),  # many ties, broken by the next keys
         "growth_score": rng.choice([10.0, 55.0, np.nan], size=n),

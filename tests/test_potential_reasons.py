@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.potential import funnel
-from helpers.potential import scoring as potential
+from helpers.potential import funnel, points, reasons
 
 # values at the edges of the roundings and branches of the phrases: halves of a percent or a euro,
 # a rise of exactly 2x (13x reads "13x"), no past, shrinking by less than half a percent
@@ -50,8 +49,8 @@ def scored_table(seed: int, n: int = 2500) -> pd.DataFrame:
         [(str(cell), float(rng.choice(shares))) for cell in rng.choice(cells, size=rng.integers(0, 4), replace=False)]
         for _ in range(n)
     ]
-    for axis in potential.AXES:
-        for name in potential.COMPONENTS[axis]:
+    for axis in points.AXES:
+        for name in points.COMPONENTS[axis]:
             table[f"points_{name}"] = _pick(rng, POINTS, n, (0.0, 100.0))
         table[f"{axis}_high"] = rng.random(n) < 0.5
     table.loc[table["p_alive"].isna(), "points_p_alive"] = np.nan
@@ -62,8 +61,8 @@ def random_weights(seed: int) -> dict[str, dict[str, float]]:
     """Per axis a few of the components with weights that often tie, re-normalised like score_customers."""
     rng = np.random.default_rng(seed)
     weights = {}
-    for axis in potential.AXES:
-        names = [n for n in potential.COMPONENTS[axis] if rng.random() < 0.8] or [potential.COMPONENTS[axis][0]]
+    for axis in points.AXES:
+        names = [n for n in points.COMPONENTS[axis] if rng.random() < 0.8] or [points.COMPONENTS[axis][0]]
         raw = {n: float(rng.choice([1.0, 1.0, 2.0, 3.0])) for n in names}
         weights[axis] = {n: w / sum(raw.values()) for n, w in raw.items()}
     return weights
@@ -77,8 +76,8 @@ def reasons_row_by_row(table, weights_used, currency, language, quantile, per_ax
     sentences = []
     for row in table.to_dict("records"):
         lost = bool(row.get("likely_lost"))
-        phrases = [potential.describe_component("p_alive", row, False, currency, language, quantile)] if lost else []
-        for axis in potential.AXES:
+        phrases = [reasons.describe_component("p_alive", row, False, currency, language, quantile)] if lost else []
+        for axis in points.AXES:
             high = bool(row[f"{axis}_high"])
             candidates = []
             for name, w in weights_used[axis].items():
@@ -88,7 +87,7 @@ def reasons_row_by_row(table, weights_used, currency, language, quantile, per_ax
                 if (high and p >= 50) or (not high and p < 50):
                     candidates.append((w * p if high else w * (100.0 - p), name))
             candidates.sort(key=lambda c: -c[0])
-            phrases += [potential.describe_component(name, row, high, currency, language, quantile)
+            phrases += [reasons.describe_component(name, row, high, currency, language, quantile)
                         for _, name in candidates[: per_axis if high else 1]]
         sentences.append("; ".join(phrases))
     return sentences
@@ -102,28 +101,28 @@ def test_reasons_match_describe_component_row_by_row(language, seed):
     per_axis = [2, 1, 3][seed - 1]
     currency = ["EUR", "CHF", "USD"][seed - 1]
     expected = reasons_row_by_row(table, weights, currency, language, 0.75, per_axis)
-    got = potential._reasons(table, weights, currency, language, 0.75, per_axis)
+    got = reasons.reason_sentences(table, weights, currency, language, 0.75, per_axis)
     assert list(got) == expected
 
 
 def test_reasons_with_every_component_and_no_phrase_at_all():
     table = scored_table(7, n=400)
-    weights = {axis: {n: 1 / len(potential.COMPONENTS[axis]) for n in potential.COMPONENTS[axis]}
-               for axis in potential.AXES}
+    weights = {axis: {n: 1 / len(points.COMPONENTS[axis]) for n in points.COMPONENTS[axis]}
+               for axis in points.AXES}
     for per_axis in (0, 4):
         expected = reasons_row_by_row(table, weights, "EUR", "de", 0.8, per_axis)
-        assert list(potential._reasons(table, weights, "EUR", "de", 0.8, per_axis)) == expected
-    nothing = {axis: {} for axis in potential.AXES}
+        assert list(reasons.reason_sentences(table, weights, "EUR", "de", 0.8, per_axis)) == expected
+    nothing = {axis: {} for axis in points.AXES}
     table["likely_lost"] = False
-    assert set(potential._reasons(table, nothing, "EUR", "en", 0.75, 2)) == {""}
+    assert set(reasons.reason_sentences(table, nothing, "EUR", "en", 0.75, 2)) == {""}
 
 
 def test_each_distinct_phrase_is_worded_once(monkeypatch):
     calls = []
-    describe = potential.describe_component
-    monkeypatch.setattr(potential, "describe_component", lambda *a, **k: calls.append(a[0]) or describe(*a, **k))
+    describe = reasons.describe_component
+    monkeypatch.setattr(reasons, "describe_component", lambda *a, **k: calls.append(a[0]) or describe(*a, **k))
     table = pd.DataFrame({"recency": np.tile([1.0, 2.0, 3.0, 2.4], 5000)})
-    codes, texts = potential.distinct_phrases("recency", table, np.arange(len(table)), np.zeros(len(table), bool),
+    codes, texts = reasons.distinct_phrases("recency", table, np.arange(len(table)), np.zeros(len(table), bool),
                                               "EUR", "en")
     assert len(calls) == 3 and sorted(texts) == [f"last purchase {d} days ago" for d in (1, 2, 3)]
     assert list(texts[codes[:4]]) == ["last purchase 1 days ago", "last purchase 2 days ago",
@@ -133,7 +132,7 @@ def test_each_distinct_phrase_is_worded_once(monkeypatch):
 def test_a_phrase_reading_an_undeclared_column_fails_loudly(monkeypatch):
     # if describe_component starts to read a column PHRASE_INPUTS does not list, rows that differ in it
     # must not share a phrase: it raises instead
-    monkeypatch.setitem(potential.PHRASE_INPUTS, "p_alive", ("p_alive",))
+    monkeypatch.setitem(reasons.PHRASE_INPUTS, "p_alive", ("p_alive",))
     table = pd.DataFrame({"p_alive": [0.1, 0.1], "likely_lost": [True, False]})
     with pytest.raises(KeyError, match="likely_lost"):
-        potential.distinct_phrases("p_alive", table, np.arange(2), np.zeros(2, bool), "EUR", "en")
+        reasons.distinct_phrases("p_alive", table, np.arange(2), np.zeros(2, bool), "EUR", "en")

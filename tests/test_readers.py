@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers.data.contract import DataContractError
-from helpers.data.intake.readers import (
+from helpers.data.intake.columns import (
     match_columns,
     parse_bool,
     parse_date,
@@ -18,9 +18,8 @@ from helpers.data.intake.readers import (
     parse_int,
     parse_number,
     parse_percent,
-    read_raw,
-    sniff_delimiter,
 )
+from helpers.data.intake.readers import read_raw, sniff_delimiter
 
 CORPUS = Path(__file__).parent / "data" / "intake"
 
@@ -249,7 +248,7 @@ def test_parse_bool_and_enum():
 def test_large_column_parses_each_distinct_value_once_with_the_same_result():
     raw = text(["1.234,56", "7,5", "x"] * 2000)
     values, bad = parse_number(raw, ",")
-    from helpers.data.intake.readers import parse_column
+    from helpers.data.intake.columns import parse_column
 
     fast, fast_bad = parse_column(raw, "float", ",")
     assert fast.tolist()[:3] == [1234.56, 7.5, pytest.approx(np.nan, nan_ok=True)]

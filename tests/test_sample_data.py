@@ -7,16 +7,13 @@ import pandas as pd
 import pytest
 
 from helpers.core import paths
+from helpers.data.contract import FUNNEL_STAGES, FUNNEL_TYPES, SERVICE_KINDS, TABLES
 from helpers.data.samples.agency import (
     ACCOUNT_COLUMNS,
     BUSINESS_MODELS,
     CHANNELS,
-    FUNNEL_STAGES,
-    FUNNEL_TYPES,
-    SERVICE_KINDS,
     SERVICE_LINES,
     SERVICES,
-    TABLES,
     generate_agency,
     prepare_sample_data,
     write_agency,

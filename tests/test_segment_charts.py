@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from helpers.reporting.formatting import format_table, markdown_table, money_text, percent_text
 from helpers.reporting.plots import segments as sc
-from helpers.segmentation import rfm
+from helpers.segmentation import abc_analysis, rfm
 
 
 def _summary(margin: bool = True) -> pd.DataFrame:
@@ -41,29 +41,29 @@ def rules():
 
 @pytest.fixture
 def scored(rules):
-    return sc.score_customers(_summary(), "2025-12-31", rules)
+    return rfm.segment_customers(_summary(), "2025-12-31", rules)
 
 
 # ---------------------------------------------------------------------------------------------- settings
 def test_abc_cutoffs_default_and_checks():
-    assert sc.abc_cutoffs({}) == (0.80, 0.95)
-    assert sc.abc_cutoffs({"abc": {"cutoffs": [0.7, 0.9]}}) == (0.7, 0.9)
+    assert abc_analysis.abc_cutoffs({}) == (0.80, 0.95)
+    assert abc_analysis.abc_cutoffs({"abc": {"cutoffs": [0.7, 0.9]}}) == (0.7, 0.9)
     for bad in ([0.9, 0.8], [0.8], [0, 0.9], [0.8, 1.2]):
         with pytest.raises(ValueError, match="abc.cutoffs"):
-            sc.abc_cutoffs({"abc": {"cutoffs": bad}})
+            abc_analysis.abc_cutoffs({"abc": {"cutoffs": bad}})
 
 
 def test_segment_rules_path_is_relative_to_the_settings_file(tmp_path):
-    assert sc.segment_rules_path({"_dir": str(tmp_path)}) == tmp_path / "rfm_segments.yaml"
+    assert rfm.segment_rules_path({"_dir": str(tmp_path)}) == tmp_path / "rfm_segments.yaml"
     settings = {"_dir": str(tmp_path), "rfm": {"segments_file": "mine.yaml"}}
-    assert sc.segment_rules_path(settings) == tmp_path / "mine.yaml"
-    assert sc.segment_rules_path({"rfm": {"segments_file": "/abs/x.yaml"}}) == Path("/abs/x.yaml")
+    assert rfm.segment_rules_path(settings) == tmp_path / "mine.yaml"
+    assert rfm.segment_rules_path({"rfm": {"segments_file": "/abs/x.yaml"}}) == Path("/abs/x.yaml")
 
 
 def test_margin_known():
-    assert sc.margin_known(_summary())
-    assert not sc.margin_known(_summary(margin=False))
-    assert not sc.margin_known(_summary().drop(columns="total_margin"))
+    assert abc_analysis.margin_known(_summary())
+    assert not abc_analysis.margin_known(_summary(margin=False))
+    assert not abc_analysis.margin_known(_summary().drop(columns="total_margin"))
 
 
 # ---------------------------------------------------------------------------------------------- RFM
@@ -84,12 +84,12 @@ def test_segment_reading_names_the_segment_with_the_largest_revenue_share():
             "revenue_share": [0.7, 0.3, 0.0],
         }
     )
-    assert sc.segment_reading(table) == "Champions: 25% of customers bring 70% of revenue"
-    assert sc.segment_reading(table.assign(customers=0)) == "No customers to segment."
+    assert rfm.segment_reading(table) == "Champions: 25% of customers bring 70% of revenue"
+    assert rfm.segment_reading(table.assign(customers=0)) == "No customers to segment."
 
 
 def test_rf_grid_counts_and_means(scored):
-    mean, count = sc.rf_grid(scored)
+    mean, count = rfm.rf_grid(scored)
     assert list(mean.index) == [5, 4, 3, 2, 1] and list(mean.columns) == [1, 2, 3, 4, 5]
     assert count.to_numpy().sum() == len(scored)
     for (r, f), group in scored.groupby(["r_score", "f_score"]):
@@ -102,45 +102,45 @@ def test_rfm_charts_are_figures_with_their_reading(scored, rules):
     segments = rfm.segment_summary(scored, rules)
     figure = sc.segment_share_chart(segments)
     assert isinstance(figure, Figure)
-    assert sc.segment_reading(segments) in figure.axes[0].get_title(loc="left")
-    heat = sc.rf_heatmap_chart(scored, "EUR")
+    assert rfm.segment_reading(segments) in figure.axes[0].get_title(loc="left")
+    heat = sc.rf_heatmap_chart(rfm.rf_grid(scored), "EUR")
     assert "highest mean revenue in cell R" in heat.axes[0].get_title(loc="left")
     assert "€" in heat.axes[0].get_title(loc="left")
 
 
 # ---------------------------------------------------------------------------------------------- ABC
 def test_abc_classes_by_dimension_with_and_without_margin():
-    classes = sc.abc_classes_by_dimension(_summary(), (0.80, 0.95))
+    classes = abc_analysis.abc_classes_by_dimension(_summary(), (0.80, 0.95))
     assert classes["abc_revenue"].tolist() == ["A", "A", "A", "B", "B", "B", "B", "C", "C", "C"]
     assert classes.loc[3, "abc_margin"] == "C"  # no margin
-    no_cost = sc.abc_classes_by_dimension(_summary(margin=False), (0.80, 0.95))
+    no_cost = abc_analysis.abc_classes_by_dimension(_summary(margin=False), (0.80, 0.95))
     assert "abc_margin" not in no_cost
 
 
 def test_abc_overview_adds_up():
     summary = _summary()
-    classes = sc.abc_classes_by_dimension(summary, (0.80, 0.95))
-    overview = sc.abc_overview(summary, classes)
+    classes = abc_analysis.abc_classes_by_dimension(summary, (0.80, 0.95))
+    overview = abc_analysis.abc_overview(summary, classes)
     assert overview["customers"].sum() == 10
     assert overview.loc["A", "revenue"] == 800.0 and overview.loc["A", "revenue_share"] == pytest.approx(0.8)
     assert overview["customer_share"].sum() == pytest.approx(1.0)
     assert overview["margin"].sum() == pytest.approx(summary["total_margin"].sum())
     assert overview["margin_share"].sum() == pytest.approx(1.0)
-    assert sc.abc_reading(overview) == "A customers: 30% of customers, 80% of revenue"
-    assert "margin" not in sc.abc_overview(_summary(margin=False), sc.abc_classes_by_dimension(
+    assert abc_analysis.abc_reading(overview) == "A customers: 30% of customers, 80% of revenue"
+    assert "margin" not in abc_analysis.abc_overview(_summary(margin=False), abc_analysis.abc_classes_by_dimension(
         _summary(margin=False), (0.8, 0.95)))
 
 
 def test_pareto_curve_runs_from_the_largest_customer():
-    curve = sc.pareto_curve([10.0, 50.0, 40.0])
+    curve = abc_analysis.pareto_curve([10.0, 50.0, 40.0])
     np.testing.assert_allclose(curve["customer_share"], [0, 1 / 3, 2 / 3, 1])
     np.testing.assert_allclose(curve["value_share"], [0, 0.5, 0.9, 1.0])
 
 
 def test_pareto_chart_shows_gini_and_a_reading():
     summary = _summary()
-    classes = sc.abc_classes_by_dimension(summary, (0.80, 0.95))
-    figure = sc.pareto_chart(summary, classes, sc.abc_overview(summary, classes))
+    classes = abc_analysis.abc_classes_by_dimension(summary, (0.80, 0.95))
+    figure = sc.pareto_chart(abc_analysis.pareto_curves(summary, classes), abc_analysis.abc_overview(summary, classes))
     axis = figure.axes[0]
     assert "A customers: 30% of customers, 80% of revenue" in axis.get_title(loc="left")
     labels = [t.get_text() for t in axis.get_legend().get_texts()]
@@ -150,49 +150,49 @@ def test_pareto_chart_shows_gini_and_a_reading():
 
 def test_a_customers_lists_only_a_customers_largest_first_with_names(scored):
     summary = _summary()
-    classes = sc.abc_classes_by_dimension(summary, (0.80, 0.95))
+    classes = abc_analysis.abc_classes_by_dimension(summary, (0.80, 0.95))
     accounts = pd.DataFrame({"customer_id": ["C00", "C01"], "name": ["Alpha GmbH", "Beta KG"]})
-    table = sc.a_customers(summary, classes, accounts, scored, top=2)
+    table = abc_analysis.a_customers(summary, classes, accounts, scored, top=2)
     assert table["customer_id"].tolist() == ["C00", "C01"]
     assert table["name"].tolist() == ["Alpha GmbH", "Beta KG"]
     assert table["rank"].tolist() == [1, 2]
     np.testing.assert_allclose(table["cumulative_share"], [0.5, 0.7])
     assert table["rfm_segment"].iloc[0] == "Champions"
-    full = sc.a_customers(summary, classes)
+    full = abc_analysis.a_customers(summary, classes)
     assert len(full) == 3 and "name" not in full and "rfm_segment" not in full
 
 
 def test_class_shift_counts_every_customer_once():
-    classes = sc.abc_classes_by_dimension(_summary(), (0.80, 0.95))
-    shift = sc.class_shift(classes)
+    classes = abc_analysis.abc_classes_by_dimension(_summary(), (0.80, 0.95))
+    shift = abc_analysis.class_shift(classes)
     assert shift.to_numpy().sum() == 10
     assert shift.loc["B", "C"] == 1  # customer 3
-    assert sc.class_shift(classes.drop(columns="abc_margin")).empty
+    assert abc_analysis.class_shift(classes.drop(columns="abc_margin")).empty
 
 
 def test_segments_by_class_and_rfm_output(scored):
-    classes = sc.abc_classes_by_dimension(_summary(), (0.80, 0.95))
-    crosstab = sc.segments_by_class(scored, classes["abc_revenue"])
+    classes = abc_analysis.abc_classes_by_dimension(_summary(), (0.80, 0.95))
+    crosstab = abc_analysis.segments_by_class(scored, classes["abc_revenue"])
     assert crosstab["total"].sum() == 10
     assert crosstab[["A", "B", "C"]].sum().tolist() == [3, 4, 3]
     assert (crosstab["total"] > 0).all()
-    out = sc.rfm_output(scored, classes["abc_revenue"])
-    assert list(out.columns) == sc.RFM_COLUMNS
+    out = rfm.rfm_output(scored, classes["abc_revenue"])
+    assert list(out.columns) == rfm.RFM_COLUMNS
     assert len(out) == 10 and out["customer_id"].is_unique
     assert out["abc_class"].tolist() == classes["abc_revenue"].tolist()
     assert out["rfm_segment"].map(type).eq(str).all()
 
 
 def test_chosen_abc_class_follows_the_basis():
-    classes = sc.abc_classes_by_dimension(_summary(), (0.80, 0.95))
-    values, note = sc.chosen_abc_class(classes, {})
+    classes = abc_analysis.abc_classes_by_dimension(_summary(), (0.80, 0.95))
+    values, note = abc_analysis.chosen_abc_class(classes, {})
     assert values.tolist() == classes["abc_revenue"].tolist() and "by revenue" in note
-    values, note = sc.chosen_abc_class(classes, {"abc": {"basis": "margin"}})
+    values, note = abc_analysis.chosen_abc_class(classes, {"abc": {"basis": "margin"}})
     assert values[3] == "C" and "margin" in note
-    values, note = sc.chosen_abc_class(classes.drop(columns="abc_margin"), {"abc": {"basis": "margin"}})
+    values, note = abc_analysis.chosen_abc_class(classes.drop(columns="abc_margin"), {"abc": {"basis": "margin"}})
     assert values[3] == "B" and "cost is unknown" in note
     with pytest.raises(ValueError, match="abc.basis"):
-        sc.chosen_abc_class(classes, {"abc": {"basis": "profit"}})
+        abc_analysis.chosen_abc_class(classes, {"abc": {"basis": "profit"}})
 
 
 # ---------------------------------------------------------------------------------------------- formatting

@@ -14,10 +14,10 @@ import pytest
 
 from helpers.core import artifacts as processed
 from helpers.core.config import load_column_mapping, load_settings
+from helpers.core.spark import is_remote_source
 from helpers.data.contract import DataContractError
 from helpers.data.inputs import InputFiles, resolve_inputs
 from helpers.data.intake.loader import load_inputs
-from helpers.features import engines
 from helpers.pipeline.preparation import prepare_month
 
 pytestmark = [
@@ -137,4 +137,4 @@ def test_a_table_name_needs_the_spark_engine():
     with pytest.raises(FileNotFoundError, match="needs --engine spark"):
         resolve_inputs("agency", "sales.transactions", "", "")
     assert resolve_inputs("agency", "s3a://bucket/sales/", "", "", engine="spark").transactions == "s3a://bucket/sales/"
-    assert engines.is_remote_source("sales.transactions") and not engines.is_remote_source("data/x.parquet")
+    assert is_remote_source("sales.transactions") and not is_remote_source("data/x.parquet")

@@ -1,10 +1,10 @@
 """The data contract of the workbook's inputs, in one place.
 
 Three tables come in: `transactions` (required), `accounts` and `service_map` (optional). Each column
-has a kind that says how raw values are parsed (see helpers.data.intake.readers) and, after parsing, a pandera
-schema checks the rows (see `row_schema` and `unique_schema`). helpers.data.intake.loader maps the schema's failure
-cases back to source rows: rows with faults are quarantined, faults of the whole file stop the run
-with a DataContractError.
+has a kind that says how raw values are parsed (see helpers.data.intake.columns) and, after parsing, a pandera
+schema checks the rows (see `row_schema` and `unique_schema`). helpers.data.intake.in_pandas maps the schema's
+failure cases back to source rows: rows with faults are quarantined, faults of the whole file stop the run
+with a DataContractError. The engines that check rows in SQL follow the same rules (`row_checks`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from helpers.core import paths, periods
 from helpers.core.errors import UsageError
-from helpers.features.engines import is_remote_source
+from helpers.core.spark import is_remote_source
 
 DATASETS = ("agency", "cdnow")
 TABLE_FILES = {"transactions": "transactions", "accounts": "accounts", "service_map": "service_map"}

@@ -3,9 +3,14 @@ so that ten million rows are read by the engine and only the small answers reach
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers.core import duck
 
@@ -82,3 +87,62 @@ def month_activity(source: Source, month: str) -> dict:
         [start.to_pydatetime(), end.to_pydatetime()],
     ).iloc[0]
     return {"revenue": float(row["revenue"]), "customers": int(row["customers"])}
+
+
+def revenue_12m_by_customer(
+    transactions: pd.DataFrame | str | os.PathLike | None, ids: pd.Index, as_of: Any
+) -> pd.Series:
+    """Net revenue per customer in the 12 months up to and including ``as_of`` (default: the day of the
+    last transaction). ``transactions`` is a DataFrame or the path of a Parquet file with customer_id,
+    date and amount; of a file DuckDB reads only the window's customer_id and amount, so that ten million
+    transactions are never loaded whole into pandas."""
+    if transactions is None or (isinstance(transactions, pd.DataFrame) and transactions.empty):
+        return pd.Series(0.0, index=ids)
+    if isinstance(transactions, pd.DataFrame):
+        dates = pd.to_datetime(transactions["date"])
+        start, end = _twelve_months(as_of if as_of is not None else dates.max())
+        in_window = ((dates > start) & (dates <= end)).to_numpy()
+        customers = pa.array(transactions["customer_id"][in_window].astype(str), type=pa.large_string())
+        return _revenue_by_customer(customers, transactions["amount"][in_window].to_numpy(), ids)
+    if not Path(transactions).is_file():
+        raise FileNotFoundError(f"{transactions}: no such transactions file (Parquet: customer_id, date, amount)")
+    source = Path(transactions).as_posix()
+    with duck.connect() as con:
+        if as_of is None:
+            as_of = con.sql("SELECT max(date) FROM read_parquet($source)", params={"source": source}).fetchall()[0][0]
+            if as_of is None:
+                return pd.Series(0.0, index=ids)
+        start, end = _twelve_months(as_of)
+        # no ORDER BY needed: DuckDB keeps the file's row order (preserve_insertion_order), which the
+        # sums below rely on to equal those of the DataFrame path
+        window = con.sql(
+            "SELECT CAST(customer_id AS VARCHAR) AS customer_id, amount FROM read_parquet($source) "
+            "WHERE date > $start AND date <= $end",
+            params={"source": source, "start": start.to_pydatetime(), "end": end.to_pydatetime()},
+        ).to_arrow_table()
+    return _revenue_by_customer(window["customer_id"].cast(pa.large_string()), window["amount"].to_numpy(), ids)
+
+
+def _twelve_months(as_of: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window of :func:`revenue_12m_by_customer`: after ``start``, up to and including ``end``."""
+    last_day = pd.Timestamp(as_of).normalize()
+    return last_day - pd.DateOffset(months=12), last_day + pd.Timedelta(hours=23, minutes=59)
+
+
+def _revenue_by_customer(customer_ids: pa.Array | pa.ChunkedArray, amounts: np.ndarray, ids: pd.Index) -> pd.Series:
+    """Sum of ``amounts`` per customer of ``ids`` (0 for customers without any), in the order of ``ids``;
+    rows of other customers are left out.
+
+    The sums are pandas' groupby sums (compensated, in row order), so that they equal to the last bit
+    those of grouping by the customer id text; grouping by the customer's position in ``ids`` instead
+    of by text and writing the sums in place saves seconds at a million customers."""
+    known_ids = pa.array(ids.astype(str), type=pa.large_string())
+    position = pc.index_in(customer_ids, value_set=known_ids)
+    position = pc.fill_null(position, -1).to_numpy(zero_copy_only=False)
+    known = position >= 0
+    sums = pd.Series(amounts[known]).groupby(position[known]).sum()
+    revenue = np.zeros(len(ids))
+    revenue[sums.index.to_numpy()] = sums.to_numpy()
+    if not ids.is_unique:  # a customer listed twice: index_in found the first place, every place takes from it
+        revenue = revenue[pc.index_in(known_ids, value_set=known_ids).to_numpy(zero_copy_only=False)]
+    return pd.Series(revenue, index=ids)

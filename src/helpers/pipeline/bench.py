@@ -17,7 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.clv import purchase_models as btyd
+from helpers.clv import lifetimes_bridge
+from helpers.clv.models.beta_geo import BetaGeo
+from helpers.clv.models.robust_fit import fit_gamma_gamma
+from helpers.clv.valuation import discounted_cltv
 from helpers.features.summary import customer_summary
 
 START = np.datetime64("2022-01-01")
@@ -128,8 +131,8 @@ def _largest_relative(ours, reference) -> float:
 
 
 def _params_difference(ours, reference) -> float:
-    keys = list(reference.params)
-    return _largest_relative([ours.params[k] for k in keys], [reference.params[k] for k in keys])
+    keys = list(reference.params_)
+    return _largest_relative([ours.params_[k] for k in keys], [reference.params_[k] for k in keys])
 
 
 def _row(stage, reference: Measurement, ours: Measurement, difference: float, difference_kind: str, **extra):
@@ -153,7 +156,7 @@ def _summary_stage(customers: int, transactions: int, repeats: int, seed: int) -
     log = synthetic_transactions(customers, transactions, seed)
     end = log["date"].max()
     size = {"customers": log["customer_id"].nunique(), "rows": len(log), "repeats": repeats}
-    reference = measure(lambda: btyd.lifetimes_reference_summary(log, end, unit_days=7), repeats)
+    reference = measure(lambda: lifetimes_bridge.reference_summary(log, end, unit_days=7), repeats)
     ours = measure(lambda: customer_summary(log, end, unit_days=7), repeats)
     row = _row("customer summary", reference, ours, _largest_difference(ours.result, reference.result), "abs",
                **size)
@@ -168,28 +171,28 @@ def run_benchmark(customers: int, transactions: int, repeats: int = 3, seed: int
     f, r, t, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
 
     # lifetimes' plain fit on every customer, against the same fitter on unique rows with weights
-    reference = measure(lambda: btyd.fit_model("bgnbd", f, r, t, compress=False), repeats)
-    ours = measure(lambda: btyd.fit_model("bgnbd", f, r, t, compress=True), repeats)
+    reference = measure(lambda: BetaGeo(compress=False).fit(f, r, t), repeats)
+    ours = measure(lambda: BetaGeo(compress=True).fit(f, r, t), repeats)
     rows.append(_row("BG/NBD fit", reference, ours, _params_difference(ours.result, reference.result), "rel",
                      **size))
     purchase_fit = ours.result
 
-    reference = measure(lambda: btyd.fit_gamma_gamma(f, m, penalizers=(0.0,), compress=False), repeats)
-    ours = measure(lambda: btyd.fit_gamma_gamma(f, m, penalizers=(0.0,), compress=True), repeats)
+    reference = measure(lambda: fit_gamma_gamma(f, m, penalizers=(0.0,), compress=False), repeats)
+    ours = measure(lambda: fit_gamma_gamma(f, m, penalizers=(0.0,), compress=True), repeats)
     rows.append(_row("Gamma-Gamma fit", reference, ours, _params_difference(ours.result, reference.result),
                      "rel", **size))
     spend_fit = ours.result
 
     # 12 months, 1% a month, lifetimes' 4.345 weeks a month: the reference's own conventions
     reference = measure(
-        lambda: btyd.lifetimes_reference_cltv(purchase_fit, spend_fit, f, r, t, m, time=12,
-                                              monthly_discount_rate=0.01, freq="W"),
+        lambda: lifetimes_bridge.reference_cltv(purchase_fit, spend_fit, f, r, t, m, time=12,
+                                                monthly_discount_rate=0.01, freq="W"),
         repeats,
     )
-    spend = btyd.expected_average_spend(spend_fit, f, m)
+    spend = spend_fit.expected_average_spend(f, m)
     ours = measure(
-        lambda: btyd.discounted_cltv(purchase_fit, f, r, t, spend, horizon_months=12, monthly_discount_rate=0.01,
-                                     periods_per_month_=4.345, unit_days=7),
+        lambda: discounted_cltv(purchase_fit, f, r, t, spend, horizon_months=12, monthly_discount_rate=0.01,
+                                periods_per_month_=4.345, unit_days=7),
         repeats,
     )
     rows.append(_row("CLTV prediction", reference, ours, _largest_relative(ours.result, reference.result),

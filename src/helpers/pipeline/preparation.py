@@ -16,10 +16,11 @@ from helpers.core import artifacts as processed
 from helpers.core import paths, periods
 from helpers.core.config import load_column_mapping
 from helpers.core.errors import UsageError
+from helpers.core.spark import is_remote_source
 from helpers.data.inputs import InputFiles, resolve_month
 from helpers.data.intake.loader import IntakeResult, load_inputs
 from helpers.features import transaction_queries
-from helpers.features.engines import is_remote_source, summarise, summarise_calibration_holdout
+from helpers.features.engines import summarise, summarise_calibration_holdout
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Potential: the 2x2 matrix of upsell and growth potential.
+"""Potential: the 2x2 matrix of upsell and growth potential, and who gets how much attention.
 
-Funnel maturity from the service map (`funnel`), the scores, quadrants and reasons (`scoring`) and the
-B2B qualification of accounts (`qualification`). Imports `core`, `data`, `features` and `clv`."""
+Funnel maturity from the service map (`funnel`); the components' points, peers and thresholds (`points`);
+the checked settings, quadrants and service levels (`service_levels`); the reasons in words (`reasons`);
+inputs, scores and summaries (`scoring`); what the matrix chart shows (`matrix_view`); the B2B
+qualification of accounts (`qualification`). Imports `core`, `data`, `features` and `clv`."""

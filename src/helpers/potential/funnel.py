@@ -180,3 +180,32 @@ def maturity_by_funnel_type(maturity: pd.DataFrame, accounts: pd.DataFrame | Non
         }
     )
     return table.loc[[t for t in heat.index if t in table.index]]
+
+
+# --------------------------------------------------------------------------------------------------
+# what the funnel charts show (English)
+# --------------------------------------------------------------------------------------------------
+def maturity_distribution(maturity: pd.DataFrame) -> pd.Series:
+    """Clients per maturity score rounded to whole points, lowest score first."""
+    return maturity["funnel_maturity"].round(0).value_counts().sort_index()
+
+
+def maturity_reading(maturity: pd.DataFrame) -> str:
+    """'Funnel maturity - median 45 of 100; 3 clients without an active service, 12 with every stage covered'."""
+    median = maturity["funnel_maturity"].round(0).median()
+    none = int((maturity["funnel_maturity"] <= 0).sum())
+    full = int((maturity.get("stages_covered", pd.Series(dtype=int)) == len(STAGES)).sum())
+    return (
+        f"Funnel maturity - median {median:.0f} of 100; {none:,} clients without an active service, "
+        f"{full:,} with every stage covered"
+    )
+
+
+def heat_reading(heat: pd.DataFrame) -> str:
+    """The cells that most and fewest clients buy (over all funnel types), from :func:`heat_table`."""
+    data = heat[list(CELL_COLUMNS)].astype(float)
+    overall = (data.mul(heat["clients"], axis=0).sum() / max(heat["clients"].sum(), 1)).sort_values()
+    return (
+        f"Where clients buy (% with an active service) - most bought: {cell_label(overall.index[-1])}, "
+        f"least: {cell_label(overall.index[0])}"
+    )

@@ -279,53 +279,6 @@ def transition_chart(table: pd.DataFrame, title: str, reading: str) -> Figure:
     return figure
 
 
-def matrix_chart(
-    segments: pd.DataFrame,
-    moved: set[str] | None = None,
-    labels: dict[str, str] | None = None,
-    language: str = "en",
-    max_points: int = 2000,
-    seed: int = 0,
-) -> Figure:
-    """The potential matrix: upsell score (x) against growth score (y), one colour per quadrant, with the
-    customers who changed quadrant since last month ringed. At most ``max_points`` customers are drawn
-    (a random sample, said in the title), so the picture stays small for any number of customers."""
-    labels = labels or {}
-    moved = moved or set()
-    total = len(segments)
-    drawn = segments.sample(max_points, random_state=seed) if total > max_points else segments
-    figure, axis = new_figure(10, 6)
-    quadrants = segments["quadrant"].astype("object")
-    counts = quadrants.value_counts()
-    palette = sns.color_palette("deep", n_colors=max(1, len(counts)))
-    for colour, quadrant in zip(palette, sorted(counts.index, key=str), strict=False):
-        part = drawn[drawn["quadrant"].astype("object") == quadrant]
-        name = i18n.label(str(quadrant), labels)
-        axis.scatter(part["upsell_score"], part["growth_score"], s=22, alpha=0.75, color=colour,
-                     label=f"{name} ({i18n.number(counts[quadrant], language)})")
-    if moved:
-        ringed = drawn[drawn["customer_id"].astype(str).isin(moved)]
-        if not ringed.empty:
-            axis.scatter(ringed["upsell_score"], ringed["growth_score"], s=70, facecolors="none",
-                         edgecolors="black", linewidths=1.0, label=i18n.t("matrix_moved", language))
-    axis.set_xlabel(i18n.t("matrix_x", language))
-    axis.set_ylabel(i18n.t("matrix_y", language))
-    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    title = i18n.t("matrix_chart_title", language, customers=i18n.number(total, language))
-    if counts.empty:
-        reading = ""
-    else:
-        largest = counts.idxmax()
-        reading = i18n.t("matrix_chart_reading", language, quadrant=i18n.label(str(largest), labels),
-                         share=i18n.percent(counts.max() / total, language))
-    if total > len(drawn):
-        reading += " · " + i18n.t("matrix_chart_sampled", language, shown=i18n.number(len(drawn), language),
-                                  total=i18n.number(total, language))
-    axis.set_title(f"{title}\n{reading}", loc="left")
-    figure.tight_layout()
-    return figure
-
-
 def moved_ids(comparison: Comparison) -> set[str]:
     """Customers present in both months whose value changed."""
     if not comparison.available:

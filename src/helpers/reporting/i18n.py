@@ -1,9 +1,10 @@
-"""The words of the stakeholder report in English and German, and numbers and dates as each language writes them.
+"""The stakeholder report in English and German: its texts, names from the configuration, tables and charts.
 
-``t(key, language, **values)`` returns one heading, label or sentence with its ``{placeholders}`` filled in.
-Every key exists in both languages with the same placeholders (a test checks it). Values are formatted
-by the caller with :func:`number`, :func:`money`, :func:`percent` and :func:`date` before they are passed,
-so that ``1.234,56 €`` and ``31.12.2025`` appear in German and ``€1,234.56`` and ``31 Dec 2025`` in English.
+``t(key, language, **values)`` returns one heading, label or sentence of the catalogues in
+:mod:`helpers.reporting.texts` with its ``{placeholders}`` filled in. Values are formatted by the caller
+with :func:`number`, :func:`money`, :func:`percent` and :func:`date` before they are passed, so that
+``1.234,56 €`` and ``31.12.2025`` appear in German and ``€1,234.56`` and ``31 Dec 2025`` in English.
+Those formatters and the language check are :mod:`helpers.core.language`'s, reached here too.
 
 Names that come from the configuration (RFM segments, quadrants of the potential matrix, service levels)
 are translated where the configuration carries an ``{en: ..., de: ...}`` pair (see :func:`config_labels`);
@@ -12,8 +13,6 @@ otherwise they stay as written.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -22,308 +21,20 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from helpers.core.errors import UsageError
-
-LANGUAGES = ("en", "de")
-
-EN: dict[str, str] = {
-    # title and executive summary
-    "report_title": "Customer report {month}",
-    "report_subtitle": "Data up to and including {cutoff} · analysis month {month}",
-    "summary_heading": "Executive summary",
-    "summary_customers": "**{customers} customers** brought **{revenue}** in revenue from {first} to {last}; "
-    "{month_revenue} of it in {month} from {active} customers.",
-    "summary_abc": "**{a_customers} A customers** ({a_customer_share} of all customers) bring "
-    "**{a_revenue_share}** of the revenue.",
-    "summary_cltv": "Expected contribution margin over the next {horizon} months: **{total_cltv}** "
-    "(on average {mean_cltv} per customer, model: {model}).",
-    "summary_likely_gone": "{likely_gone} customers ({likely_gone_share}) are more likely gone than still active.",
-    "summary_quadrants": "Potential matrix: {quadrants}.",
-    "summary_top_segment": "Largest RFM segment by revenue: **{segment}** ({customer_share} of customers, "
-    "{revenue_share} of revenue).",
-    "summary_missing": "Not yet available this month: {sections}.",
-    "kf_customers": "Customers",
-    "kf_revenue": "Revenue",
-    "kf_revenue_month": "Revenue in {month}",
-    "kf_a_share": "A customers' share of revenue",
-    "kf_mean_cltv": "Mean CLTV",
-    "kf_likely_gone": "Likely gone",
-    "kf_quadrants": "Customers per quadrant",
-    # what changed
-    "changes_heading": "What changed since last month",
-    "changes_first_month": "First month: no comparison yet. From next month on, this section shows who moved "
-    "between segments and quadrants.",
-    "changes_compared": "Compared with {previous}: {stayed} customers stayed where they were, {moved} moved, "
-    "{new} are new and {gone} are gone.",
-    "changes_basis_quadrant": "quadrant of the potential matrix",
-    "changes_basis_segment": "RFM segment",
-    "changes_table_intro": "Customers by {basis} last month (rows) and this month (columns); the diagonal "
-    "stayed put.",
-    "changes_chart_title": "Movements between {basis}s since {previous}",
-    "changes_chart_reading": "{moved} of {total} customers changed {basis}; {new} new, {gone} gone",
-    "changes_chart_x": "this month",
-    "changes_chart_y": "last month",
-    "changes_new": "new",
-    "changes_gone": "gone",
-    "changes_into_at_risk": "Customers who moved into At Risk",
-    "changes_into_at_risk_none": "No customer moved into At Risk since last month.",
-    "changes_out_of_top": "Customers who left the top quadrant ({quadrant})",
-    "changes_out_of_top_none": "No customer left the top quadrant ({quadrant}) since last month.",
-    "changes_opportunities": "The ten largest opportunities and what to do next",
-    "changes_opportunities_none": "The opportunities need the potential matrix, which is not available yet.",
-    "more_rows": "Showing {shown} of {total} rows.",
-    # sections
-    "not_available": "**{section}** is not available for this month: `{artifact}` has not been produced "
-    "(step {step}).",
-    "section_matrix": "The potential matrix",
-    "matrix_intro": "Every customer placed by cross- and upsell potential (to the right: more to sell) and by "
-    "growth potential (upwards: growing faster). The quadrant decides the service level.",
-    "matrix_chart_title": "Potential matrix: {customers} customers",
-    "matrix_chart_reading": "largest quadrant: {quadrant} ({share} of customers)",
-    "matrix_chart_sampled": "{shown} of {total} customers drawn",
-    "matrix_x": "cross- and upsell potential",
-    "matrix_y": "growth potential",
-    "matrix_moved": "changed quadrant since last month",
-    "section_rfm": "RFM segments: who bought recently, often and much",
-    "rfm_intro": "Each customer is scored 1 to 5 on how recently (R), how often (F) and how much (M) they bought, "
-    "compared with the other customers; the scores decide the segment. The chart compares each segment's "
-    "share of customers with its share of revenue.",
-    "rfm_chart_title": "RFM segments: share of customers and share of revenue",
-    "rfm_chart_reading": "{segment}: {customer_share} of customers bring {revenue_share} of revenue",
-    "share_customers": "share of customers",
-    "share_revenue": "share of revenue",
-    "section_abc": "ABC analysis: where the revenue comes from",
-    "abc_intro": "Customers ranked by revenue: A customers make the first {a_cut} of the revenue, B customers "
-    "the next {b_cut}, C customers the rest. Quick and transparent, but one-dimensional.",
-    "section_cltv": "Customer lifetime value (CLTV)",
-    "cltv_intro": "What each customer is expected to bring in contribution margin over the next {horizon} "
-    "months, discounted, from their own purchase history. Model used: **{model}**.",
-    "cltv_chart_title": "Expected value per customer over the next {horizon} months",
-    "cltv_chart_reading": "the top 10% of customers hold {share} of the expected value ({total} in total)",
-    "cltv_chart_x": "CLTV over {horizon} months ({currency}); the last bar gathers the top 1%",
-    "cltv_chart_y": "customers",
-    "cltv_median": "median {value}",
-    "cltv_top": "The most valuable customers",
-    "section_clusters": "Clusters: groups of similar customers",
-    "clusters_intro": "Customers grouped by their behaviour and company data so that customers within a group "
-    "are alike; {clusters} groups this month.",
-    "section_quadrants": "Quadrants and service levels",
-    "quadrants_intro": "How many customers each quadrant holds, how much attention they get (service level) "
-    "and how that changed since last month. The service level shown is the one most of the quadrant's "
-    "customers get: customers who are likely gone get a retention call instead of their quadrant's level.",
-    # footer
-    "footer_heading": "About this report",
-    "footer_cutoff": "Data cut-off: {cutoff} (analysis month {month}).",
-    "footer_inputs": "Input files, rows read, accepted and rejected:",
-    "footer_cltv_model": "CLTV model: {model}.",
-    "footer_version": "Segment workbook version {version}; report produced on {run_time}.",
-    "footer_privacy": "Customer names and ids are pseudonymised in this report; the CRM export keeps the real "
-    "values.",
-    "footer_not_checked": "not available",
-    # table columns
-    "col_customer": "customer",
-    "col_name": "name",
-    "col_segment": "segment",
-    "col_class": "class",
-    "col_customers": "customers",
-    "col_customer_share": "share of customers",
-    "col_revenue": "revenue",
-    "col_revenue_share": "share of revenue",
-    "col_recency": "days since last purchase (mean)",
-    "col_meaning": "meaning",
-    "col_action": "what to do",
-    "col_cltv": "CLTV",
-    "col_p_alive": "probability still active",
-    "col_quadrant": "quadrant",
-    "col_service_level": "service level",
-    "col_next_action": "next action",
-    "col_upsell": "upsell potential",
-    "col_growth": "growth potential",
-    "col_cluster": "cluster",
-    "col_mean_cltv": "mean CLTV",
-    "col_last_month": "last month",
-    "col_this_month": "this month",
-    "col_change": "change",
-    "col_likely_gone_share": "share likely gone",
-    "col_before": "before",
-    "col_now": "now",
-    "col_table": "table",
-    "col_file": "file",
-    "col_read": "read",
-    "col_accepted": "accepted",
-    "col_rejected": "rejected",
-    "col_month": "month",
-    "col_report": "report",
-    # the index page
-    "index_title": "Customer reports",
-    "index_intro": "Every published month, newest first, with its key figures.",
-    "index_open": "open report",
-    "index_details": "analysis steps",
-    "index_empty": "No month has been published yet.",
-    "index_generated": "Page produced on {run_time}.",
-    # names of sections and artifacts
-    "name_rfm": "RFM and ABC",
-    "name_cltv": "CLTV",
-    "name_clusters": "clusters",
-    "name_matrix": "potential matrix",
-    "alias_prefix": "Customer",
-}
-
-DE: dict[str, str] = {
-    "report_title": "Kundenbericht {month}",
-    "report_subtitle": "Daten bis einschließlich {cutoff} · Analysemonat {month}",
-    "summary_heading": "Das Wichtigste in Kürze",
-    "summary_customers": "**{customers} Kunden** brachten vom {first} bis {last} **{revenue}** Umsatz; "
-    "davon {month_revenue} im {month} von {active} Kunden.",
-    "summary_abc": "**{a_customers} A-Kunden** ({a_customer_share} aller Kunden) bringen "
-    "**{a_revenue_share}** des Umsatzes.",
-    "summary_cltv": "Erwarteter Deckungsbeitrag in den nächsten {horizon} Monaten: **{total_cltv}** "
-    "(im Schnitt {mean_cltv} je Kunde, Modell: {model}).",
-    "summary_likely_gone": "{likely_gone} Kunden ({likely_gone_share}) sind eher abgewandert als noch aktiv.",
-    "summary_quadrants": "Potenzialmatrix: {quadrants}.",
-    "summary_top_segment": "Umsatzstärkstes RFM-Segment: **{segment}** ({customer_share} der Kunden, "
-    "{revenue_share} des Umsatzes).",
-    "summary_missing": "In diesem Monat noch nicht verfügbar: {sections}.",
-    "kf_customers": "Kunden",
-    "kf_revenue": "Umsatz",
-    "kf_revenue_month": "Umsatz im {month}",
-    "kf_a_share": "Umsatzanteil der A-Kunden",
-    "kf_mean_cltv": "CLTV im Schnitt",
-    "kf_likely_gone": "Wahrscheinlich abgewandert",
-    "kf_quadrants": "Kunden je Quadrant",
-    "changes_heading": "Was sich seit dem Vormonat geändert hat",
-    "changes_first_month": "Erster Monat: noch kein Vergleich möglich. Ab dem nächsten Monat zeigt dieser "
-    "Abschnitt, wer zwischen Segmenten und Quadranten gewechselt hat.",
-    "changes_compared": "Im Vergleich zu {previous}: {stayed} Kunden sind geblieben, wo sie waren, {moved} haben "
-    "gewechselt, {new} sind neu und {gone} sind weggefallen.",
-    "changes_basis_quadrant": "Quadrant der Potenzialmatrix",
-    "changes_basis_segment": "RFM-Segment",
-    "changes_table_intro": "Kunden nach {basis} im Vormonat (Zeilen) und in diesem Monat (Spalten); auf der "
-    "Diagonale stehen die, die geblieben sind.",
-    "changes_chart_title": "Wechsel zwischen {basis} seit {previous}",
-    "changes_chart_reading": "{moved} von {total} Kunden haben gewechselt ({basis}); {new} neu, {gone} weggefallen",
-    "changes_chart_x": "dieser Monat",
-    "changes_chart_y": "Vormonat",
-    "changes_new": "neu",
-    "changes_gone": "weggefallen",
-    "changes_into_at_risk": "Kunden, die neu in „At Risk“ (gefährdet) sind",
-    "changes_into_at_risk_none": "Seit dem Vormonat ist kein Kunde nach „At Risk“ (gefährdet) gewechselt.",
-    "changes_out_of_top": "Kunden, die den besten Quadranten ({quadrant}) verlassen haben",
-    "changes_out_of_top_none": "Seit dem Vormonat hat kein Kunde den besten Quadranten ({quadrant}) verlassen.",
-    "changes_opportunities": "Die zehn größten Chancen und der nächste Schritt",
-    "changes_opportunities_none": "Die Chancen brauchen die Potenzialmatrix, die noch nicht verfügbar ist.",
-    "more_rows": "{shown} von {total} Zeilen gezeigt.",
-    "not_available": "**{section}** ist für diesen Monat nicht verfügbar: `{artifact}` wurde nicht erzeugt "
-    "(Schritt {step}).",
-    "section_matrix": "Die Potenzialmatrix",
-    "matrix_intro": "Jeder Kunde nach Cross- und Upselling-Potenzial (nach rechts: mehr zu verkaufen) und "
-    "Wachstumspotenzial (nach oben: wächst schneller). Der Quadrant bestimmt die Betreuungsstufe.",
-    "matrix_chart_title": "Potenzialmatrix: {customers} Kunden",
-    "matrix_chart_reading": "größter Quadrant: {quadrant} ({share} der Kunden)",
-    "matrix_chart_sampled": "{shown} von {total} Kunden gezeichnet",
-    "matrix_x": "Cross- und Upselling-Potenzial",
-    "matrix_y": "Wachstumspotenzial",
-    "matrix_moved": "Quadrant seit Vormonat gewechselt",
-    "section_rfm": "RFM-Segmente: wer kürzlich, oft und viel gekauft hat",
-    "rfm_intro": "Jeder Kunde erhält Punkte von 1 bis 5 dafür, wie kürzlich (R), wie oft (F) und wie viel (M) "
-    "er im Vergleich zu den anderen Kunden gekauft hat; die Punkte bestimmen das Segment. Die Grafik "
-    "vergleicht den Kundenanteil jedes Segments mit seinem Umsatzanteil.",
-    "rfm_chart_title": "RFM-Segmente: Anteil an Kunden und Anteil am Umsatz",
-    "rfm_chart_reading": "{segment}: {customer_share} der Kunden bringen {revenue_share} des Umsatzes",
-    "share_customers": "Anteil an Kunden",
-    "share_revenue": "Anteil am Umsatz",
-    "section_abc": "ABC-Analyse: woher der Umsatz kommt",
-    "abc_intro": "Kunden nach Umsatz geordnet: A-Kunden machen die ersten {a_cut} des Umsatzes, B-Kunden die "
-    "nächsten {b_cut}, C-Kunden den Rest. Schnell und nachvollziehbar, aber eindimensional.",
-    "section_cltv": "Kundenwert (CLTV)",
-    "cltv_intro": "Was jeder Kunde in den nächsten {horizon} Monaten voraussichtlich an Deckungsbeitrag bringt, "
-    "abgezinst, aus seiner eigenen Kaufhistorie geschätzt. Verwendetes Modell: **{model}**.",
-    "cltv_chart_title": "Erwarteter Wert je Kunde in den nächsten {horizon} Monaten",
-    "cltv_chart_reading": "die besten 10 % der Kunden halten {share} des erwarteten Werts (insgesamt {total})",
-    "cltv_chart_x": "CLTV über {horizon} Monate ({currency}); der letzte Balken sammelt die besten 1 %",
-    "cltv_chart_y": "Kunden",
-    "cltv_median": "Median {value}",
-    "cltv_top": "Die wertvollsten Kunden",
-    "section_clusters": "Cluster: Gruppen ähnlicher Kunden",
-    "clusters_intro": "Kunden nach Kaufverhalten und Unternehmensdaten gruppiert, sodass sich die Kunden einer "
-    "Gruppe ähneln; in diesem Monat {clusters} Gruppen.",
-    "section_quadrants": "Quadranten und Betreuungsstufen",
-    "quadrants_intro": "Wie viele Kunden jeder Quadrant hat, wie viel Aufmerksamkeit sie erhalten "
-    "(Betreuungsstufe) und wie sich das seit dem Vormonat verändert hat. Gezeigt ist die Betreuungsstufe der "
-    "meisten Kunden des Quadranten: wahrscheinlich abgewanderte Kunden erhalten statt ihrer Stufe einen "
-    "Rückgewinnungs-Anruf.",
-    "footer_heading": "Über diesen Bericht",
-    "footer_cutoff": "Datenstand: {cutoff} (Analysemonat {month}).",
-    "footer_inputs": "Eingabedateien, gelesene, übernommene und abgelehnte Zeilen:",
-    "footer_cltv_model": "CLTV-Modell: {model}.",
-    "footer_version": "Segment-Workbook Version {version}; Bericht erstellt am {run_time}.",
-    "footer_privacy": "Kundennamen und -nummern sind in diesem Bericht pseudonymisiert; der CRM-Export enthält "
-    "die echten Werte.",
-    "footer_not_checked": "nicht verfügbar",
-    "col_customer": "Kunde",
-    "col_name": "Name",
-    "col_segment": "Segment",
-    "col_class": "Klasse",
-    "col_customers": "Kunden",
-    "col_customer_share": "Anteil an Kunden",
-    "col_revenue": "Umsatz",
-    "col_revenue_share": "Anteil am Umsatz",
-    "col_recency": "Tage seit letztem Kauf (Mittel)",
-    "col_meaning": "Bedeutung",
-    "col_action": "was zu tun ist",
-    "col_cltv": "CLTV",
-    "col_p_alive": "Wahrscheinlichkeit noch aktiv",
-    "col_quadrant": "Quadrant",
-    "col_service_level": "Betreuungsstufe",
-    "col_next_action": "nächster Schritt",
-    "col_upsell": "Upselling-Potenzial",
-    "col_growth": "Wachstumspotenzial",
-    "col_cluster": "Cluster",
-    "col_mean_cltv": "CLTV im Schnitt",
-    "col_last_month": "Vormonat",
-    "col_this_month": "dieser Monat",
-    "col_change": "Veränderung",
-    "col_likely_gone_share": "Anteil wahrscheinlich abgewandert",
-    "col_before": "vorher",
-    "col_now": "jetzt",
-    "col_table": "Tabelle",
-    "col_file": "Datei",
-    "col_read": "gelesen",
-    "col_accepted": "übernommen",
-    "col_rejected": "abgelehnt",
-    "col_month": "Monat",
-    "col_report": "Bericht",
-    "index_title": "Kundenberichte",
-    "index_intro": "Alle veröffentlichten Monate, der neueste zuerst, mit ihren Kennzahlen.",
-    "index_open": "Bericht öffnen",
-    "index_details": "Analyseschritte",
-    "index_empty": "Es wurde noch kein Monat veröffentlicht.",
-    "index_generated": "Seite erstellt am {run_time}.",
-    "name_rfm": "RFM und ABC",
-    "name_cltv": "CLTV",
-    "name_clusters": "Cluster",
-    "name_matrix": "Potenzialmatrix",
-    "alias_prefix": "Kunde",
-}
-
-TEXTS: dict[str, dict[str, str]] = {"en": EN, "de": DE}
-
-MONTH_NAMES = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"],
-    "de": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-           "November", "Dezember"],
-}
-_SHORT_MONTHS_EN = [name[:3] for name in MONTH_NAMES["en"]]
-# No "$": Jupyter's and nbconvert's Markdown read $...$ as a formula, which garbles any sentence with two
-# dollar amounts; dollars are written with their code (1,234 USD).
-CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£"}
-
-
-def check_language(language: str) -> str:
-    if language not in LANGUAGES:
-        raise UsageError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
-    return language
+# the report's modules and notebook 05 write values through this module: the formatters are re-exported
+from helpers.core.language import LANGUAGES as LANGUAGES
+from helpers.core.language import check_language as check_language
+from helpers.core.language import date as date
+from helpers.core.language import is_missing
+from helpers.core.language import money as money
+from helpers.core.language import month_name as month_name
+from helpers.core.language import number as number
+from helpers.core.language import percent as percent
+from helpers.core.language import timestamp as timestamp
+from helpers.potential import service_levels
+from helpers.reporting.texts import DE as DE
+from helpers.reporting.texts import EN as EN
+from helpers.reporting.texts import TEXTS
 
 
 def placeholders(text: str) -> set[str]:
@@ -334,78 +45,8 @@ def t(key: str, language: str = "en", **values: Any) -> str:
     """The text ``key`` in ``language`` with its placeholders filled from ``values``."""
     texts = TEXTS[check_language(language)]
     if key not in texts:
-        raise KeyError(f"no text {key!r} in the report texts (helpers/i18n.py)")
+        raise KeyError(f"no text {key!r} in the report texts (helpers/reporting/texts.py)")
     return texts[key].format(**values)
-
-
-# --------------------------------------------------------------------------------------------------
-# numbers, money, percent, dates
-# --------------------------------------------------------------------------------------------------
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return not math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return True
-
-
-def number(value: Any, language: str = "en", decimals: int = 0) -> str:
-    """1,234.56 in English, 1.234,56 in German; '-' for missing values."""
-    check_language(language)
-    if _missing(value):
-        return "-"
-    text = f"{float(value):,.{decimals}f}"
-    if text.startswith("-") and float(text.replace(",", "")) == 0:
-        text = text[1:]
-    if language == "de":
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return text
-
-
-def money(value: Any, currency: str = "EUR", language: str = "en", decimals: int = 0) -> str:
-    """€1,234.56 in English, 1.234,56 € in German (other currencies: 1,234 CHF / 1.234 CHF)."""
-    if _missing(value):
-        return "-"
-    symbol = CURRENCY_SYMBOLS.get(currency, currency)
-    amount = number(abs(float(value)), language, decimals)
-    sign = "-" if float(value) < 0 and amount.strip("0.,") else ""
-    if language == "en" and symbol in CURRENCY_SYMBOLS.values():
-        return f"{sign}{symbol}{amount}"
-    return f"{sign}{amount} {symbol}"
-
-
-def percent(value: Any, language: str = "en", decimals: int = 0) -> str:
-    """A fraction as 18% in English, 18 % in German."""
-    if _missing(value):
-        return "-"
-    text = number(100.0 * float(value), language, decimals)
-    return f"{text} %" if language == "de" else f"{text}%"
-
-
-def date(value: Any, language: str = "en") -> str:
-    """31 Dec 2025 in English, 31.12.2025 in German."""
-    check_language(language)
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "-"
-    day = pd.Timestamp(value)
-    if language == "de":
-        return f"{day.day:02d}.{day.month:02d}.{day.year}"
-    return f"{day.day} {_SHORT_MONTHS_EN[day.month - 1]} {day.year}"
-
-
-def timestamp(value: Any = None, language: str = "en") -> str:
-    """A date with the time of day: 31 Dec 2025, 14:05 / 31.12.2025, 14:05 Uhr."""
-    stamp = pd.Timestamp(value if value is not None else dt.datetime.now())
-    clock = f"{stamp.hour:02d}:{stamp.minute:02d}"
-    return f"{date(stamp, language)}, {clock} Uhr" if language == "de" else f"{date(stamp, language)}, {clock}"
-
-
-def month_name(month: str, language: str = "en") -> str:
-    """'2025-12' as December 2025 / Dezember 2025."""
-    check_language(language)
-    period = pd.Period(month, freq="M")
-    return f"{MONTH_NAMES[language][period.month - 1]} {period.year}"
 
 
 def join(items: Iterable[str], language: str = "en") -> str:
@@ -472,10 +113,10 @@ def _potential_labels(settings: Mapping[str, Any], language: str) -> dict[str, s
     if language == "en" or "potential" not in settings:
         return {}
     try:
-        from helpers.potential import scoring as potential
-
-        english, other = potential.quadrant_table(settings, "en"), potential.quadrant_table(settings, language)
-        lost_en, lost = potential.lost_service_level(settings, "en"), potential.lost_service_level(settings, language)
+        english = service_levels.quadrant_table(settings, "en")
+        other = service_levels.quadrant_table(settings, language)
+        lost_en = service_levels.lost_service_level(settings, "en")
+        lost = service_levels.lost_service_level(settings, language)
     except Exception:  # the potential step's settings are optional for the report
         return {}
     labels = {}
@@ -590,6 +231,6 @@ def format_table(
             out[column] = [number(v, language, decimals) for v in out[column]]
     for column in signed:
         if column in out:
-            out[column] = [("+" + number(v, language) if not _missing(v) and float(v) > 0 else number(v, language))
+            out[column] = [("+" + number(v, language) if not is_missing(v) and float(v) > 0 else number(v, language))
                            for v in out[column]]
     return out.rename(columns={c: t(COLUMN_KEYS[c], language) for c in out.columns if c in COLUMN_KEYS})

@@ -47,7 +47,7 @@ def rejection_reasons(rejected: pd.DataFrame, unlisted: dict[tuple[str, str], in
     return table.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def key_figures(transactions: transaction_queries.Source, summary: pd.DataFrame) -> dict:
+def data_figures(transactions: transaction_queries.Source, summary: pd.DataFrame) -> dict:
     """The headline figures of the prepared data; `transactions`: the accepted transactions' Parquet file
     (or a DataFrame), read by DuckDB."""
     seen = transaction_queries.overview(transactions)
@@ -60,11 +60,6 @@ def key_figures(transactions: transaction_queries.Source, summary: pd.DataFrame)
         "refund_rows": seen["refund_rows"],
         "repeat_customers": int((summary["frequency"] > 0).sum()),
     }
-
-
-def revenue_by_month(transactions: transaction_queries.Source) -> pd.DataFrame:
-    """Revenue, rows and active customers per calendar month (months without rows show as zero)."""
-    return transaction_queries.revenue_by_month(transactions)
 
 
 def customer_profile(summary: pd.DataFrame, unit_days: float = 7) -> pd.DataFrame:

@@ -243,7 +243,14 @@ def show_table(frame: pd.DataFrame, max_rows: int | None = 10, index: bool = Fal
 
 
 def styled(frame: pd.DataFrame):
-    """A Styler that escapes the data (pandas' Styler does not by default)."""
-    return frame.style.format(escape="html").format_index(escape="html", axis=0).format_index(
+    """The table as a Styler for HTML: data escaped (pandas' Styler does not escape by default), no row
+    numbers, text columns left-aligned (sentences read better), numbers right-aligned."""
+    frame = frame.reset_index(drop=True)  # the row labels are hidden; styling a cell needs unique ones
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    style = frame.style.format(escape="html").format_index(escape="html", axis=0).format_index(
         escape="html", axis=1
-    )
+    ).hide(axis="index")
+    if text:
+        style = style.set_properties(subset=text, **{"text-align": "left"})
+        style = style.set_table_styles([{"selector": "th", "props": "text-align: left"}])
+    return style

@@ -19,10 +19,13 @@ negative) the loss-making customers are C and do not reduce the A share.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from helpers.core.config import ConfigError
 
 CLASSES: tuple[str, ...] = ("A", "B", "C")
 
@@ -103,3 +106,155 @@ def abc_summary(
     table["value_share"] = table["value"] / total if total else 0.0
     table.index.name = "abc_class"
     return table[["customers", "customer_share", "value", "value_share"]].reset_index()
+
+
+# ------------------------------------------------------------------------------- one month's ABC classes
+def abc_cutoffs(settings: dict[str, Any]) -> tuple[float, float]:
+    """The A and B cut-offs from settings ``abc.cutoffs`` (default 0.80, 0.95), checked."""
+    raw = settings.get("abc", {}).get("cutoffs", [0.80, 0.95])
+    if not isinstance(raw, list | tuple) or len(raw) != 2:
+        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.cutoffs must be two fractions like [0.80, 0.95]")
+    c1, c2 = (float(v) for v in raw)
+    if not 0.0 < c1 <= c2 <= 1.0:
+        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.cutoffs must satisfy 0 < A <= B <= 1, got {raw}")
+    return c1, c2
+
+
+def margin_known(summary: pd.DataFrame) -> bool:
+    """True when the summary carries a contribution margin for at least one customer (cost was given)."""
+    return "total_margin" in summary and bool(summary["total_margin"].notna().any())
+
+
+def abc_classes_by_dimension(summary: pd.DataFrame, cutoffs: tuple[float, float]) -> pd.DataFrame:
+    """Per customer: ``abc_revenue`` and, when the margin is known, ``abc_margin`` (same row order)."""
+    out = pd.DataFrame({"customer_id": summary["customer_id"].astype(str).to_numpy()})
+    out["abc_revenue"] = abc_classes(summary["total_revenue"].reset_index(drop=True), cutoffs).to_numpy()
+    if margin_known(summary):
+        out["abc_margin"] = abc_classes(summary["total_margin"].reset_index(drop=True), cutoffs).to_numpy()
+    return out
+
+
+def abc_overview(summary: pd.DataFrame, classes: pd.DataFrame) -> pd.DataFrame:
+    """Per class A, B, C: customers and revenue with shares, and, when known, the same by margin."""
+    frame = summary.reset_index(drop=True).assign(
+        abc_revenue=classes["abc_revenue"].to_numpy(),
+        **({"abc_margin": classes["abc_margin"].to_numpy()} if "abc_margin" in classes else {}),
+    )
+    table = abc_summary(frame, "total_revenue", class_col="abc_revenue").set_index("abc_class")
+    table.columns = ["customers", "customer_share", "revenue", "revenue_share"]
+    if "abc_margin" in frame:
+        by_margin = abc_summary(frame, "total_margin", class_col="abc_margin").set_index("abc_class")
+        by_margin.columns = ["customers_by_margin", "customer_share_by_margin", "margin", "margin_share"]
+        table = table.join(by_margin)
+    return table
+
+
+def pareto_curve(values: Any) -> pd.DataFrame:
+    """The Pareto form of the Lorenz curve: customers sorted from the largest value down,
+    ``customer_share`` (0..1) against the cumulative ``value_share`` (0..1)."""
+    lorenz = lorenz_curve(values)
+    return pd.DataFrame(
+        {
+            "customer_share": 1.0 - lorenz["customer_share"].to_numpy()[::-1],
+            "value_share": 1.0 - lorenz["value_share"].to_numpy()[::-1],
+        }
+    )
+
+
+def abc_reading(overview: pd.DataFrame, value: str = "revenue") -> str:
+    """'A customers: 18% of customers, 81% of revenue'."""
+    row = overview.loc["A"]
+    share = row["revenue_share"] if value == "revenue" else row["margin_share"]
+    customers = row["customer_share"] if value == "revenue" else row["customer_share_by_margin"]
+    return f"A customers: {customers:.0%} of customers, {share:.0%} of {value}"
+
+
+def a_customers(
+    summary: pd.DataFrame,
+    classes: pd.DataFrame,
+    accounts: pd.DataFrame | None = None,
+    scored: pd.DataFrame | None = None,
+    top: int = 15,
+) -> pd.DataFrame:
+    """The ``top`` A customers by revenue: rank, id, name (from accounts, if present), revenue, share and
+    cumulative share of revenue, margin (if known) and RFM segment (if ``scored`` is given)."""
+    frame = summary.reset_index(drop=True)
+    total = float(frame["total_revenue"].clip(lower=0).sum())
+    table = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype(str),
+            "revenue": frame["total_revenue"].astype("float64"),
+            "abc_class": classes["abc_revenue"].to_numpy(),
+        }
+    )
+    if margin_known(frame):
+        table["margin"] = frame["total_margin"].astype("float64")
+    table = table.sort_values("revenue", ascending=False, kind="stable")
+    table["revenue_share"] = table["revenue"] / total if total else 0.0
+    table["cumulative_share"] = table["revenue_share"].cumsum()
+    table = table[table["abc_class"] == "A"].head(top).drop(columns="abc_class")
+    if accounts is not None and "name" in accounts:
+        names = accounts.assign(customer_id=accounts["customer_id"].astype(str)).set_index("customer_id")["name"]
+        table.insert(1, "name", table["customer_id"].map(names))
+    if scored is not None:
+        segment = scored.set_index(scored["customer_id"].astype(str))["rfm_segment"].astype(str)
+        table["rfm_segment"] = table["customer_id"].map(segment)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table.reset_index(drop=True)
+
+
+def class_shift(classes: pd.DataFrame) -> pd.DataFrame:
+    """Customers by class on revenue (rows) and on margin (columns); empty when the margin is unknown."""
+    if "abc_margin" not in classes:
+        return pd.DataFrame()
+    table = pd.crosstab(classes["abc_revenue"], classes["abc_margin"]).reindex(
+        index=list(CLASSES), columns=list(CLASSES), fill_value=0
+    )
+    table.index.name, table.columns.name = "class by revenue", "class by margin"
+    return table
+
+
+def segments_by_class(scored: pd.DataFrame, abc_class: Any) -> pd.DataFrame:
+    """Customers per RFM segment (rows, in segment order) and ABC class (columns A, B, C, total):
+    shows how one ABC class splits into several RFM segments."""
+    classes = pd.Series(np.asarray(abc_class), index=scored.index, name="abc_class")
+    table = pd.crosstab(scored["rfm_segment"], classes, dropna=False).reindex(
+        columns=list(CLASSES), fill_value=0
+    )
+    table = table.reindex(scored["rfm_segment"].cat.categories, fill_value=0)
+    table["total"] = table.sum(axis=1)
+    table.index.name, table.columns.name = "RFM segment", "ABC class"
+    return table[table["total"] > 0]
+
+
+def chosen_abc_class(classes: pd.DataFrame, settings: dict[str, Any]) -> tuple[np.ndarray, str]:
+    """The class written to the rfm artifact: by ``abc.basis`` ('revenue' or 'margin'; margin only when it
+    is known, else revenue), with a sentence saying which."""
+    basis = str(settings.get("abc", {}).get("basis", "revenue"))
+    if basis not in ("revenue", "margin"):
+        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.basis is {basis!r}; use 'revenue' or 'margin'")
+    if basis == "margin" and "abc_margin" in classes:
+        return classes["abc_margin"].to_numpy(), "The saved ABC class is by contribution margin (abc.basis: margin)."
+    note = "The saved ABC class is by revenue"
+    if basis == "margin":
+        note += " (abc.basis asks for margin, but the cost is unknown)"
+    return classes["abc_revenue"].to_numpy(), note + "."
+
+
+@dataclass(frozen=True)
+class ParetoCurves:
+    """The Pareto curves of revenue and (when known) margin, with their Gini coefficients."""
+
+    revenue: pd.DataFrame
+    revenue_gini: float
+    margin: pd.DataFrame | None = None
+    margin_gini: float | None = None
+
+
+def pareto_curves(summary: pd.DataFrame, classes: pd.DataFrame) -> ParetoCurves:
+    """What the Pareto chart draws: the curve of revenue and, when classes by margin exist, of margin."""
+    revenue = summary["total_revenue"]
+    if "abc_margin" not in classes:
+        return ParetoCurves(pareto_curve(revenue), gini(revenue))
+    margin = summary["total_margin"]
+    return ParetoCurves(pareto_curve(revenue), gini(revenue), pareto_curve(margin), gini(margin))

@@ -22,6 +22,7 @@ import yaml
 
 from helpers.core import paths
 from helpers.core.errors import UsageError, WorkbookError
+from helpers.core.language import LANGUAGES
 
 SEGMENT_NAMES: tuple[str, ...] = (
     "Champions",
@@ -38,7 +39,7 @@ SEGMENT_NAMES: tuple[str, ...] = (
 )
 ALL_CODES: tuple[str, ...] = tuple(f"{r}{f}{m}" for r, f, m in itertools.product(range(1, 6), repeat=3))
 _RULE_KEYS = ("r", "f", "m", "fm")
-_LANGS = ("en", "de")
+_LANGS = LANGUAGES
 
 
 class SegmentRulesError(WorkbookError, ValueError):
@@ -272,3 +273,65 @@ def segment_summary(scored: pd.DataFrame, rules: SegmentRules | None = None, lan
     table.index.name = "rfm_segment"
     return table.reset_index()
 
+
+
+# ------------------------------------------------------------------------------------ one month's RFM table
+RFM_COLUMNS = [
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_code",
+    "rfm_segment",
+    "abc_class",
+]
+
+
+def segment_rules_path(settings: dict[str, Any]) -> Path:
+    """The RFM segment table named in settings ``rfm.segments_file`` (relative to the settings file)."""
+    name = Path(settings.get("rfm", {}).get("segments_file", "rfm_segments.yaml"))
+    return name if name.is_absolute() else Path(settings.get("_dir", paths.config_dir())) / name
+
+
+def segment_customers(summary: pd.DataFrame, cutoff: Any, rules: SegmentRules) -> pd.DataFrame:
+    """RFM table at ``cutoff`` (recency in days up to that date) with scores, code and segment."""
+    return assign_segments(rfm_table(summary, analysis_date=cutoff), rules).reset_index(drop=True)
+
+
+def segment_reading(segments: pd.DataFrame) -> str:
+    """'Champions: 12% of clients, 45% of revenue' for the segment with the largest revenue share."""
+    present = segments[segments["customers"] > 0]
+    if present.empty:
+        return "No customers to segment."
+    top = present.sort_values("revenue_share", ascending=False, kind="stable").iloc[0]
+    return (
+        f"{top['rfm_segment']}: {top['customer_share']:.0%} of customers bring "
+        f"{top['revenue_share']:.0%} of revenue"
+    )
+
+
+def rf_grid(scored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean monetary value and number of customers per (R score, F score) cell.
+
+    Both tables have R scores 5..1 as rows (most recent on top) and F scores 1..5 as columns; an empty
+    cell has mean NaN and count 0.
+    """
+    grouped = scored.groupby(["r_score", "f_score"])["monetary"]
+    scores = list(range(1, 6))
+    mean = grouped.mean().unstack().reindex(index=scores[::-1], columns=scores)
+    count = grouped.size().unstack().reindex(index=scores[::-1], columns=scores).fillna(0).astype("int64")
+    for table in (mean, count):
+        table.index.name, table.columns.name = "R score", "F score"
+    return mean, count
+
+
+def rfm_output(scored: pd.DataFrame, abc_class: Any) -> pd.DataFrame:
+    """The rfm artifact: exactly :data:`RFM_COLUMNS`, one row per scored customer."""
+    out = scored.reset_index(drop=True).copy()
+    out["abc_class"] = np.asarray(abc_class, dtype=object)
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["rfm_segment"] = out["rfm_segment"].astype(str)
+    return out[RFM_COLUMNS]

@@ -2,13 +2,15 @@
 in SQL and the accepted rows go straight to a Parquet file, so that tens of millions of rows never pass
 through pandas.
 
-The rules are those of helpers.data.intake.readers and helpers.data.contract, not a second copy of them: plain values take
-SQL fast paths that give what the pandas parsers give (identifiers stripped of the same whitespace, plain
-decimal numbers, native numbers and dates), and every other value (German numbers, currency signs, dates
-as text, ...) is parsed by the pandas functions once per distinct value, its result joined back to the rows.
-Files that this path cannot read exactly as the pandas intake does (Excel, encodings other than UTF-8,
-quoted line breaks, blank lines, unusual column types) raise `NotForEngine`, and helpers.data.intake.loader reads them
-in pandas. tests/test_bulk_intake.py runs files through both paths and requires the same result.
+The rules are those of the pandas intake (helpers.data.intake.readers and .columns) and of
+helpers.data.contract, not a second copy of them: plain values take SQL fast paths that give what the
+pandas parsers give (identifiers stripped of the same whitespace, plain decimal numbers, native numbers
+and dates), and every other value (German numbers, currency signs, dates as text, ...) is parsed by the
+pandas functions once per distinct value, its result joined back to the rows. Files that this path cannot
+read exactly as the pandas intake does (Excel, encodings other than UTF-8, quoted line breaks, blank
+lines, unusual column types) raise `NotForEngine`, and helpers.data.intake.loader checks them in pandas
+(helpers.data.intake.in_pandas). tests/test_bulk_intake.py runs files through both paths and requires the
+same result.
 """
 
 from __future__ import annotations
@@ -25,21 +27,19 @@ import pyarrow.parquet as pq
 
 from helpers.core import duck
 from helpers.data.contract import CONTRACT, ROW_KEY, row_checks
-from helpers.data.intake.readers import (
-    _DATE_ISO,
-    _MAX_DATE,
-    _MIN_DATE,
-    RawTable,
-    _clean_header,
-    _unique_names,
+from helpers.data.intake.columns import (
+    DATE_ISO,
+    MAX_DATE,
+    MIN_DATE,
     column_decimal,
-    file_type,
     match_columns,
     number_votes,
     parse_kind,
     parse_number,
-    sniff_delimiter,
 )
+from helpers.data.intake.messages import missing_columns_error, rejected_rows
+from helpers.data.intake.readers import RawTable, clean_header, file_type, sniff_delimiter, unique_names
+from helpers.data.intake.result import FileResult
 
 TABLE = "transactions"
 ROW = "__source_row"
@@ -65,19 +65,6 @@ class NotForEngine(Exception):
 
 class _NotUtf8(NotForEngine):
     """A text file that is not UTF-8: it may be read from a UTF-8 copy (see `_utf8_copy`)."""
-
-
-@dataclass
-class EngineFileResult:
-    """What the engine made of one transactions file."""
-
-    path: Path
-    accepted_file: Path  # the accepted rows, contract columns and types, in file order
-    accepted_rows: int
-    read: int
-    rejected: pd.DataFrame  # helpers.data.intake.loader.REJECTED_COLUMNS
-    ignored: list[str]
-    blank_rows: int
 
 
 @dataclass
@@ -130,13 +117,13 @@ def column_names(path: Path) -> list[str]:
     """The column names of a CSV or Parquet file as the pandas reader gives them, from its header only."""
     kind = file_type(path)
     if kind == "csv" and path.is_file():
-        return [_clean_header(n) for n in _unique_names(_csv_header(path)[1])]
+        return [clean_header(n) for n in unique_names(_csv_header(path)[1])]
     if kind == "parquet" and path.is_file():
         try:
             schema = pq.read_schema(path)
         except Exception as exc:
             raise NotForEngine(f"not a readable Parquet file ({exc})") from exc
-        return [_clean_header(n) for n in _unique_names([str(n) for n in schema.names if n not in _index_columns(schema)])]
+        return [clean_header(n) for n in unique_names([str(n) for n in schema.names if n not in _index_columns(schema)])]
     raise NotForEngine(f"{kind} files are read by the pandas reader")
 
 
@@ -151,7 +138,7 @@ def _line_count(path: Path) -> int:
 
 def _utf8_copy(path: Path, folder: Path) -> Path:
     """A UTF-8 copy of a Windows-1252 or UTF-16 (with byte-order mark) text file, decoded as the pandas
-    reader decodes it (helpers.data.intake.readers._decode), in pieces; NotForEngine when neither decodes it (the pandas
+    reader decodes it (helpers.data.intake.readers.read_raw), in pieces; NotForEngine when neither decodes it (the pandas
     reader then names the faulty byte)."""
     with open(path, "rb") as handle:
         encoding = "utf-16" if handle.read(2) in (b"\xff\xfe", b"\xfe\xff") else "cp1252"
@@ -198,7 +185,7 @@ def _read_csv_table(con: duckdb.DuckDBPyConnection, path: Path, readable: Path) 
     rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     if _line_count(readable) != rows + 1:
         raise NotForEngine("quoted line breaks or blank lines: row numbers need the pandas reader")
-    names = [_clean_header(n) for n in _unique_names(header)]
+    names = [clean_header(n) for n in unique_names(header)]
     # the table keeps the file's order (and a deleted row keeps its rowid out of use), so rowid + 2 is the
     # line of the row, the header being line 1
     decimal = "," if delimiter == ";" else "."
@@ -227,7 +214,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
         f"CREATE TABLE raw AS SELECT {select}, file_row_number + 1 AS {ROW} "
         f"FROM read_parquet({_literal(str(path))}, file_row_number=true)"
     )
-    names = [_clean_header(n) for n in _unique_names([str(name) for name, _ in kept])]
+    names = [clean_header(n) for n in unique_names([str(name) for name, _ in kept])]
     return _Source(path, "parquet", names, idents, [kind for _, kind in kept], ".", ROW)
 
 
@@ -327,13 +314,13 @@ def _typed_column(con, column, ident: str, kind: str, decimal: str) -> tuple[str
             return value, f"coalesce({name}.bad, false)", f"LEFT JOIN {name} ON raw.{ident} = {name}.raw"
     elif column.kind == "date":
         if base in _DATE_TYPES:
-            in_range = f"raw.{ident} BETWEEN TIMESTAMP '{_MIN_DATE}' AND TIMESTAMP '{_MAX_DATE}'"
+            in_range = f"raw.{ident} BETWEEN TIMESTAMP '{MIN_DATE}' AND TIMESTAMP '{MAX_DATE}'"
             value = f"CASE WHEN {in_range} THEN CAST(date_trunc('day', raw.{ident}) AS TIMESTAMP) END"
             return value, f"raw.{ident} IS NOT NULL AND NOT ({in_range})", None
         if base == "VARCHAR":
             # '2024-03-05 14:30' and '2024-03-05' are the same day: parse each distinct day once
             con.execute(
-                f"CREATE TABLE {name}_keys AS SELECT raw, CASE WHEN regexp_full_match(raw, {_literal(_DATE_ISO)}) "
+                f"CREATE TABLE {name}_keys AS SELECT raw, CASE WHEN regexp_full_match(raw, {_literal(DATE_ISO)}) "
                 f"THEN regexp_replace(raw, '[ T].*$', '') ELSE raw END AS day "
                 f"FROM (SELECT DISTINCT {ident} AS raw FROM raw WHERE {ident} IS NOT NULL)"
             )
@@ -370,14 +357,10 @@ def check_file(
     settings: dict,
     analysis_end,
     accepted_file: Path,
-    missing_columns_error,
-    rejected_rows,
-) -> EngineFileResult:
-    """Read and check one transactions file in DuckDB and write its accepted rows to `accepted_file`.
-
-    `missing_columns_error` and `rejected_rows` are helpers.data.intake.loader's builders of the error of a file
-    without a required column and of the rejected-rows table, so that both paths word them alike.
-    Raises NotForEngine when the pandas intake must read the file."""
+) -> FileResult:
+    """Read and check one transactions file in DuckDB and write its accepted rows (contract columns and
+    types, in file order) to `accepted_file`, the result's `accepted`. Errors and rejected rows are worded
+    by helpers.data.intake.messages, as in pandas. Raises NotForEngine when the pandas intake must read the file."""
     path = Path(path)
     kind = file_type(path)
     if kind not in ("csv", "parquet") or not path.is_file():
@@ -476,14 +459,9 @@ def check_file(
         source.file_type,
     )
     chosen = pd.DataFrame({"reason": faulty["reason"].to_numpy(), "column": faulty["reason_column"].to_numpy()})
-    return EngineFileResult(
-        path,
-        accepted_file,
-        int(accepted_rows),
-        int(read),
-        rejected_rows(raw, TABLE, chosen, match.columns),
-        list(match.ignored),
-        source.blank_rows,
+    rejected = rejected_rows(raw, TABLE, chosen, match.columns)
+    return FileResult(
+        TABLE, str(path), accepted_file, rejected, int(read), list(match.ignored), int(accepted_rows), "duckdb"
     )
 
 
@@ -505,4 +483,4 @@ def _preview(con, source: _Source) -> RawTable:
     return RawTable(source.path, _as_reader_frame(head[source.idents], source), head[ROW].to_numpy(dtype="int64"), source.file_type)
 
 
-__all__ = ["EngineFileResult", "NotForEngine", "check_file"]
+__all__ = ["NotForEngine", "check_file", "column_names"]

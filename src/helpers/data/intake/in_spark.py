@@ -5,10 +5,12 @@
 The rows are checked in Spark, against the same data contract as files (helpers.data.contract): the table's
 columns are mapped through config/column_mapping.yaml, values are cast (customer_id to trimmed text, date
 to a day, amounts to numbers; a value that does not cast is unparseable), and faulty rows are quarantined
-with the file intake's reasons, in the same order. The accepted rows stay a Spark DataFrame, from which Spark
-condenses the customer summary (helpers.features.engines). Only the accepted rows' contract columns come back to this
-machine, as the month's transactions Parquet file, for the later notebooks' small per-day and per-customer
-questions (answered by DuckDB).
+with the file intake's reasons, in the same order (errors and rejected rows worded by
+helpers.data.intake.messages). The session and the reading of the source are helpers.core.spark's. The
+accepted rows stay a Spark DataFrame, from which Spark condenses the customer summary
+(helpers.features.engines). Only the accepted rows' contract columns come back to this machine, as the
+month's transactions Parquet file, for the later notebooks' small per-day and per-customer questions
+(answered by DuckDB).
 
 Differences from files, because a table is not a file: a table is typed, so text such as `1.234,56` is not
 parsed (a text column must hold plain numbers and ISO dates); rows have no line numbers (`source_row` is
@@ -25,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from helpers.data.contract import CONTRACT, DataContractError, reason_column, row_checks
-from helpers.data.intake.loader import COUNT_COLUMNS, REJECTED_COLUMNS, IntakeResult
-from helpers.data.intake.readers import match_columns
-from helpers.features import engines
+from helpers.core import spark as spark_setup
+from helpers.data.contract import CONTRACT, reason_column, row_checks
+from helpers.data.intake.columns import match_columns
+from helpers.data.intake.messages import REJECTED_COLUMNS, empty_rejected, missing_table_columns_error
+from helpers.data.intake.result import COUNT_COLUMNS, IntakeResult
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -36,21 +39,6 @@ if TYPE_CHECKING:
 
 TABLE = "transactions"
 NOT_LISTED = ("after_analysis_month",)
-
-
-def _missing_columns_error(source: str, columns: list[str], missing: list[str]) -> DataContractError:
-    fix = (
-        f"rename the column(s) to {', '.join(repr(m) for m in missing)} in a view of the table, or map the table's "
-        f"column to the contract name under 'transactions:' in config/column_mapping.yaml "
-        f"(e.g. `Your Column: {missing[0]}`)"
-    )
-    return DataContractError(
-        f"transactions table {source}: required column(s) {', '.join(repr(m) for m in missing)} missing.\n"
-        f"Columns found: {', '.join(repr(c) for c in columns)}.\nFix: {fix}.",
-        file=source,
-        column=missing[0],
-        fix=fix,
-    )
 
 
 def _typed(frame: SparkDataFrame, match: dict[str, str]):
@@ -115,14 +103,14 @@ def check_table(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    spark = engines._session(spark)
-    frame, _ = engines._source_frame(spark, source)
+    spark = spark_setup.session(spark)
+    frame, _ = spark_setup.source_frame(spark, source)
     name = source if isinstance(source, str) else "Spark DataFrame"
     columns = list(frame.columns)
     match = match_columns(columns, TABLE, mapping)
     missing = [c for c in CONTRACT[TABLE].required_columns if c not in match.columns]
     if missing:
-        raise _missing_columns_error(name, columns, missing)
+        raise missing_table_columns_error(name, columns, missing)
     # rows without any value are skipped and not counted, as in files
     frame = frame.where(F.greatest(*[F.col(f"`{c}`").isNotNull().cast("int") for c in columns]) == 1)
     typed, failed = _typed(frame, match.columns)
@@ -180,7 +168,7 @@ def check_table(
 
 def _rejected_table(name: str, rejected: pd.DataFrame, match: dict[str, str]) -> pd.DataFrame:
     if rejected.empty:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in REJECTED_COLUMNS})
+        return empty_rejected()
     about = rejected["reason"].map(lambda reason: reason_column(TABLE, reason))
     value = pd.Series("", index=rejected.index, dtype="str")
     for key in match:

@@ -1,45 +1,33 @@
-"""Intake: read the input files, validate them against the data contract, quarantine faulty rows.
+"""The intake's one front door: read the input files, check them against the data contract, quarantine
+faulty rows.
 
-Faults of a whole file (missing required column, empty file, unreadable encoding, unknown funnel /
-service values, unsupported file type, file not found) raise DataContractError with a message that
-names the file, the column, example rows and the fix. Faulty rows are moved to `rejected` with a
-reason; for every file read == accepted + rejected. See data/raw/README.md for the user's view.
+`load_inputs` checks a run's files; `validate_paths` checks files for `workbook validate` and reports on
+them. Transaction files in CSV or Parquet are checked inside DuckDB (helpers.data.intake.in_duckdb),
+everything else in pandas (helpers.data.intake.in_pandas); a table that Spark reads is checked by
+helpers.data.intake.in_spark. Faults of a whole file (missing required column, empty file, unreadable
+encoding, unknown funnel / service values, unsupported file type, file not found) raise DataContractError
+with a message that names the file, the column, example rows and the fix. Faulty rows are moved to
+`rejected` with a reason; for every file read == accepted + rejected. See data/raw/README.md for the
+user's view.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
-from helpers.core import duck
-from helpers.core import paths as _paths
 from helpers.core.config import load_column_mapping, load_settings
 from helpers.core.errors import UsageError
-from helpers.data.contract import (
-    CONTRACT,
-    REASON_ORDER,
-    ROW_KEY,
-    DataContractError,
-    empty_frame,
-    reason_for,
-    row_schema,
-    unique_schema,
-)
-from helpers.data.intake.readers import (
-    RawTable,
-    as_text,
-    match_columns,
-    missing_column,
-    parse_column,
-    read_raw,
-)
+from helpers.data.contract import CONTRACT, DataContractError, empty_frame
+from helpers.data.intake import in_duckdb, in_pandas
+from helpers.data.intake.columns import match_columns
+from helpers.data.intake.messages import REJECTED_COLUMNS, empty_rejected
+from helpers.data.intake.readers import read_raw
+from helpers.data.intake.result import COUNT_COLUMNS, FileResult, IntakeResult, PathLike
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -51,110 +39,8 @@ __all__ = [
     "validate_paths",
 ]
 
-REJECTED_COLUMNS = ["table", "source_file", "source_row", "reason", "column", "value", "raw"]
-COUNT_COLUMNS = ["table", "source_file", "read", "accepted", "rejected"]
 _MAX_EXAMPLES = 5
-
-PathLike = str | Path
-
-
 ENGINES = ("auto", "pandas")
-
-
-@dataclass
-class IntakeResult:
-    """The checked inputs. Accepted transactions are in `transaction_parts`, one per file: a DataFrame
-    (checked in pandas) or a Parquet file (checked inside DuckDB, see helpers.data.intake.in_duckdb); `transactions`
-    gives them as one DataFrame, `write_transactions` as one Parquet file without passing through pandas."""
-
-    transaction_parts: list[pd.DataFrame | Path]
-    accounts: pd.DataFrame | None
-    service_map: pd.DataFrame | None
-    rejected: pd.DataFrame
-    counts: pd.DataFrame
-    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
-    engines: dict[str, str] = field(default_factory=dict)  # source file -> "duckdb", "spark" or "pandas (why)"
-    # (table, reason) -> rows rejected but not listed in `rejected` (a warehouse table's rows after the month)
-    unlisted_rejections: dict[tuple[str, str], int] = field(default_factory=dict)
-    _transactions: pd.DataFrame | None = field(default=None, repr=False)
-
-    @property
-    def transactions(self) -> pd.DataFrame:
-        if self._transactions is None:
-            frames = [p if isinstance(p, pd.DataFrame) else pd.read_parquet(p) for p in self.transaction_parts]
-            if not frames:
-                self._transactions = empty_frame("transactions")
-            else:
-                self._transactions = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        return self._transactions
-
-    def write_transactions(self, target: PathLike) -> Path:
-        """All accepted transactions, in file order, as one Parquet file (written then renamed)."""
-        target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(".parquet.tmp")
-        parts = self.transaction_parts or [empty_frame("transactions")]
-        if len(parts) == 1 and isinstance(parts[0], pd.DataFrame):
-            parts[0].to_parquet(temporary, index=False)
-        elif len(parts) == 1:
-            Path(parts[0]).replace(temporary)
-            self.transaction_parts = [target]
-        else:
-            with tempfile.TemporaryDirectory(dir=target.parent) as work:
-                files = []
-                for i, part in enumerate(parts):
-                    if isinstance(part, pd.DataFrame):
-                        files.append(Path(work) / f"part{i}.parquet")
-                        part.to_parquet(files[-1], index=False)
-                    else:
-                        files.append(Path(part))
-                union = " UNION ALL ".join(
-                    f"SELECT *, {i} AS __part, file_row_number AS __row FROM read_parquet('{f}', file_row_number=true)"
-                    for i, f in enumerate(files)
-                )
-                with duck.connect() as con:
-                    con.execute(
-                        f"COPY (SELECT * EXCLUDE (__part, __row) FROM ({union}) ORDER BY __part, __row) "
-                        f"TO '{temporary}' (FORMAT parquet)"
-                    )
-        temporary.replace(target)
-        return target
-
-    def merged(self, other: IntakeResult) -> IntakeResult:
-        """This result and another one's files together (e.g. a warehouse table and local account files)."""
-        frames = [r for r in (self.rejected, other.rejected) if not r.empty]
-        return IntakeResult(
-            transaction_parts=[*self.transaction_parts, *other.transaction_parts],
-            accounts=self.accounts if self.accounts is not None else other.accounts,
-            service_map=self.service_map if self.service_map is not None else other.service_map,
-            rejected=pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [self.rejected])[0],
-            counts=pd.concat([self.counts, other.counts], ignore_index=True),
-            ignored_columns={**other.ignored_columns, **self.ignored_columns},
-            engines={**self.engines, **other.engines},
-            unlisted_rejections={**self.unlisted_rejections, **other.unlisted_rejections},
-        )
-
-    def write_rejected(self, path: PathLike) -> Path:
-        """Write the rejected rows as CSV (UTF-8, comma), e.g. data/processed/<YYYY-MM>/rejected_rows.csv."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.rejected.to_csv(path, index=False, columns=REJECTED_COLUMNS)
-        return path
-
-
-@dataclass
-class _FileResult:
-    table: str
-    source_file: str
-    accepted: pd.DataFrame | Path
-    rejected: pd.DataFrame
-    read: int
-    ignored: list[str]
-    accepted_rows: int
-    engine: str = "pandas"
-
-
-# ---------------------------------------------------------------------------------------------- helpers
 
 
 def _analysis_end(value: Any) -> pd.Timestamp | None:
@@ -163,218 +49,6 @@ def _analysis_end(value: Any) -> pd.Timestamp | None:
     if isinstance(value, pd.Period):
         return value.end_time.normalize()
     return pd.Timestamp(value).normalize()
-
-
-def _mapping_display(settings: dict) -> str:
-    mapping_file = Path(settings.get("intake", {}).get("column_mapping", "column_mapping.yaml"))
-    if not mapping_file.is_absolute():
-        mapping_file = Path(settings.get("_dir", _paths.config_dir())) / mapping_file
-    try:
-        return str(mapping_file.resolve().relative_to(_paths.repo_root()))
-    except ValueError:
-        return str(mapping_file)
-
-
-def _quote_list(values: Sequence[str]) -> str:
-    return ", ".join(repr(str(v)) for v in values) if len(values) else "(none)"
-
-
-def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
-    """pandera's failure cases of a lazy validation (empty when the frame passes)."""
-    try:
-        schema.validate(frame, lazy=True, inplace=True)
-    except pa.errors.SchemaErrors as exc:
-        return exc.failure_cases
-    return pd.DataFrame(
-        columns=["schema_context", "column", "check", "check_number", "failure_case", "index"]
-    )
-
-
-def _row_reasons(table: str, cases: pd.DataFrame) -> pd.DataFrame:
-    """Failure cases -> one row per (frame index, reason, contract column); unknown cases are bugs."""
-    if cases.empty:
-        return pd.DataFrame(
-            {
-                "index": pd.Series(dtype="int64"),
-                "reason": pd.Series(dtype="str"),
-                "column": pd.Series(dtype="str"),
-            }
-        )
-    keys = cases[["column", "check"]].drop_duplicates()
-    reason_of = {(c, k): reason_for(table, c, str(k)) for c, k in keys.itertuples(index=False)}
-    unknown = [key for key, reason in reason_of.items() if reason is None]
-    if unknown:
-        raise RuntimeError(f"intake: unexpected schema failures for {table}: {unknown}\n{cases.head(10)}")
-    reasons = pd.Series("", index=cases.index, dtype=object)
-    for (column, check), reason in reason_of.items():
-        reasons[(cases["column"] == column).to_numpy() & (cases["check"] == check).to_numpy()] = reason
-    return pd.DataFrame(
-        {"index": cases["index"].astype("int64"), "reason": reasons, "column": cases["column"]}
-    )
-
-
-def _first_reason(reasons: pd.DataFrame) -> pd.DataFrame:
-    """One reason per row: the first in REASON_ORDER."""
-    rank = {reason: i for i, reason in enumerate(REASON_ORDER)}
-    reasons = reasons.assign(_rank=reasons["reason"].map(rank).fillna(len(rank)))
-    reasons = reasons.sort_values(["index", "_rank"], kind="stable").drop_duplicates("index")
-    return reasons.drop(columns="_rank").set_index("index")
-
-
-def _row_hash(frame: pd.DataFrame) -> pd.Series:
-    try:
-        hashed = pd.util.hash_pandas_object(frame, index=False)
-    except TypeError:  # unhashable cells (e.g. lists in Parquet)
-        hashed = pd.util.hash_pandas_object(frame.astype(str), index=False)
-    return hashed.astype("uint64")
-
-
-def _raw_json(frame: pd.DataFrame) -> list[str]:
-    if frame.empty:
-        return []
-    text = frame.to_json(
-        orient="records", lines=True, force_ascii=False, date_format="iso", default_handler=str
-    )
-    lines = text.split("\n")
-    return lines[: len(frame)]
-
-
-# ---------------------------------------------------------------------------------------------- file faults
-
-
-def _missing_columns_error(
-    raw: RawTable, table: str, missing: list[str], settings: dict
-) -> DataContractError:
-    mapping_file = _mapping_display(settings)
-    columns = list(raw.frame.columns)
-    first = raw.frame.iloc[0]
-    example = ", ".join(f"{c}={as_text(pd.Series([first[c]], dtype=object)).iloc[0]!r}" for c in columns[:8])
-    unit = "line" if raw.file_type == "csv" else "row"
-    delimiter_hint = ""
-    if len(columns) == 1 and raw.file_type == "csv":
-        delimiter_hint = " (only one column was found: is the delimiter one of , ; tab | ?)"
-    fix = (
-        f"rename the column(s) in the file to {_quote_list(missing)}, or map your header to the contract name "
-        f"under '{table}:' in {mapping_file} (e.g. `Your Header: {missing[0]}`)"
-    )
-    return DataContractError(
-        f"{table} file {raw.path}: required column(s) {_quote_list(missing)} missing{delimiter_hint}.\n"
-        f"Columns found: {_quote_list(columns)}.\n"
-        f"First data row ({unit} {raw.source_rows[0]}): {example}.\n"
-        f"Fix: {fix}.",
-        file=str(raw.path),
-        column=missing[0],
-        fix=fix,
-    )
-
-
-def _unknown_values_error(
-    raw: RawTable, table: str, column: str, source_column: str, index: np.ndarray
-) -> DataContractError:
-    allowed = CONTRACT[table].column(column).allowed
-    values = as_text(raw.frame[source_column].iloc[index]).to_numpy()
-    rows = raw.source_rows[index]
-    unit = "line" if raw.file_type == "csv" else "row"
-    examples: dict[str, list[int]] = {}
-    for value, row in zip(values, rows, strict=True):
-        examples.setdefault(str(value), []).append(int(row))
-    shown = []
-    for value, rows_of_value in list(examples.items())[:10]:
-        more = f" and {len(rows_of_value) - 3} more" if len(rows_of_value) > 3 else ""
-        plural = "s" if len(rows_of_value) > 1 else ""
-        shown.append(f"{value!r} ({unit}{plural} {', '.join(map(str, rows_of_value[:3]))}{more})")
-    fix = (
-        f"use one of {_quote_list(allowed)} in column '{source_column}' (case, spaces and hyphens do not matter, "
-        f"e.g. '{allowed[-1].replace('_', ' ').title()}' = {allowed[-1]}), or leave the cell empty"
-    )
-    return DataContractError(
-        f"{table} file {raw.path}: column '{source_column}' ({column}) has {len(examples)} unknown value(s): "
-        f"{'; '.join(shown)}.\nAllowed values: {_quote_list(allowed)}.\nFix: {fix}.",
-        file=str(raw.path),
-        column=source_column,
-        fix=fix,
-    )
-
-
-# ---------------------------------------------------------------------------------------------- one file
-
-
-def _intake_file(
-    raw: RawTable,
-    table: str,
-    mapping: dict,
-    settings: dict,
-    analysis_end: pd.Timestamp | None,
-) -> _FileResult:
-    spec = CONTRACT[table]
-    match = match_columns(raw.frame.columns, table, mapping)
-    missing = [c for c in spec.required_columns if c not in match.columns]
-    if missing:
-        raise _missing_columns_error(raw, table, missing, settings)
-    n = len(raw.frame)
-    typed: dict[str, pd.Series] = {}
-    failures: dict[str, pd.Series] = {}
-    for col in spec.columns:
-        if col.name not in match.columns:
-            typed[col.name] = missing_column(col.kind, n)
-            continue
-        values, bad = parse_column(raw.frame[match.columns[col.name]], col.kind, raw.decimal)
-        typed[col.name] = values.reset_index(drop=True)
-        if bad is not None and bad.any():
-            failures[col.name] = bad.reset_index(drop=True)
-    frame = pd.DataFrame(typed, index=pd.RangeIndex(n))
-
-    refunds = settings["intake"]["refunds"]
-    schema = row_schema(table, parse_failures=failures, analysis_end=analysis_end, refunds=refunds)
-    cases = _failure_cases(schema, frame)
-    enum_cases = cases[cases["check"] == "allowed_values"]
-    if not enum_cases.empty:
-        column = str(enum_cases["column"].iloc[0])
-        index = np.sort(enum_cases.loc[enum_cases["column"] == column, "index"].astype("int64").unique())
-        raise _unknown_values_error(raw, table, column, match.columns[column], index)
-    reasons = _row_reasons(table, cases)
-
-    survivors = frame.index.difference(pd.Index(reasons["index"].unique()))
-    unique_frame = pd.DataFrame({ROW_KEY: _row_hash(raw.frame).to_numpy()}, index=frame.index).loc[survivors]
-    if spec.unique_key:
-        unique_frame[spec.unique_key] = frame.loc[survivors, spec.unique_key]
-    reasons = pd.concat([reasons, _row_reasons(table, _failure_cases(unique_schema(table), unique_frame))])
-    chosen = _first_reason(reasons)
-
-    rejected = _rejected_rows(raw, table, chosen, match.columns)
-    accepted = frame.drop(index=chosen.index).reset_index(drop=True)
-    return _FileResult(table, str(raw.path), accepted, rejected, n, list(match.ignored), len(accepted))
-
-
-def _rejected_rows(raw: RawTable, table: str, chosen: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    if chosen.empty:
-        return pd.DataFrame(
-            {c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in REJECTED_COLUMNS}
-        )
-    chosen = chosen.sort_index()
-    index = chosen.index.to_numpy()
-    source_column = chosen["column"].map(columns)
-    value = pd.Series(None, index=chosen.index, dtype="str")
-    for contract_column, source in columns.items():
-        hit = (chosen["column"] == contract_column).to_numpy()
-        if hit.any():
-            rows = index[hit]
-            value.iloc[np.flatnonzero(hit)] = as_text(raw.frame[source].iloc[rows]).fillna("").to_numpy()
-    return pd.DataFrame(
-        {
-            "table": table,
-            "source_file": str(raw.path),
-            "source_row": raw.source_rows[index].astype("int64"),
-            "reason": chosen["reason"].to_numpy(),
-            "column": source_column.to_numpy(),
-            "value": value.to_numpy(),
-            "raw": _raw_json(raw.frame.iloc[index]),
-        },
-        columns=REJECTED_COLUMNS,
-    )
-
-
-# ---------------------------------------------------------------------------------------------- API
 
 
 def guess_table(columns: Sequence[str], mapping: dict) -> str:
@@ -388,7 +62,7 @@ def guess_table(columns: Sequence[str], mapping: dict) -> str:
     return best
 
 
-def _combine(results: list[_FileResult], tables_given: set[str]) -> IntakeResult:
+def _combine(results: list[FileResult], tables_given: set[str]) -> IntakeResult:
     def table_frame(table: str) -> pd.DataFrame | None:
         frames = [r.accepted for r in results if r.table == table]
         if not frames:
@@ -396,13 +70,7 @@ def _combine(results: list[_FileResult], tables_given: set[str]) -> IntakeResult
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     rejected_frames = [r.rejected for r in results if not r.rejected.empty]
-    rejected = (
-        pd.concat(rejected_frames, ignore_index=True)
-        if rejected_frames
-        else pd.DataFrame(
-            {c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in REJECTED_COLUMNS}
-        )
-    )
+    rejected = pd.concat(rejected_frames, ignore_index=True) if rejected_frames else empty_rejected()
     counts = pd.DataFrame(
         [
             {
@@ -440,36 +108,28 @@ def _intake_path(
     end: pd.Timestamp | None,
     engine: str,
     workdir: Path | None,
-) -> _FileResult:
+) -> FileResult:
     """One file: transactions in CSV or Parquet are checked inside DuckDB unless `engine` is "pandas" or
     the file needs the pandas reader (see helpers.data.intake.in_duckdb); everything else in pandas."""
-    from helpers.data.intake import in_duckdb as bulk_intake  # it uses this module's message builders
-
     why_pandas = "engine: pandas" if engine == "pandas" else "accounts and service maps are small"
     if table == "transactions" and engine != "pandas":
         target_dir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="workbook-intake-"))
         target = target_dir / f"accepted-{len(list(target_dir.glob('accepted-*.parquet')))}.parquet"
         try:
-            checked = bulk_intake.check_file(
-                Path(path), mapping, settings, end, target, _missing_columns_error, _rejected_rows
-            )
-        except bulk_intake.NotForEngine as reason:
+            checked = in_duckdb.check_file(Path(path), mapping, settings, end, target)
+        except in_duckdb.NotForEngine as reason:
             target.unlink(missing_ok=True)
             why_pandas = str(reason)
         else:
-            accepted: pd.DataFrame | Path = checked.accepted_file
             if workdir is None:  # a caller without a work folder gets a DataFrame, as from pandas
-                accepted = pd.read_parquet(checked.accepted_file)
-                checked.accepted_file.unlink()
+                checked.accepted = pd.read_parquet(target)
+                target.unlink()
                 target_dir.rmdir()
-            return _FileResult(
-                table, str(checked.path), accepted, checked.rejected, checked.read, checked.ignored,
-                checked.accepted_rows, "duckdb",
-            )
+            return checked
         finally:
             if workdir is None and target_dir.exists() and not any(target_dir.iterdir()):
                 target_dir.rmdir()
-    result = _intake_file(read_raw(path), table, mapping, settings, end)
+    result = in_pandas.check_raw(read_raw(path), table, mapping, settings, end)
     result.engine = f"pandas ({why_pandas})"
     return result
 
@@ -523,7 +183,7 @@ def validate_paths(
     settings = settings or load_settings()
     mapping = load_column_mapping(settings)
     end = _analysis_end(analysis_end)
-    results: list[_FileResult] = []
+    results: list[FileResult] = []
     errors: list[str] = []
     for path in paths:
         try:
@@ -538,11 +198,9 @@ def validate_paths(
 
 def _header(path: PathLike) -> list[str]:
     """The file's column names, read without its rows where the format allows (CSV, Parquet)."""
-    from helpers.data.intake import in_duckdb as bulk_intake
-
     try:
-        return bulk_intake.column_names(Path(path))
-    except bulk_intake.NotForEngine:
+        return in_duckdb.column_names(Path(path))
+    except in_duckdb.NotForEngine:
         return list(read_raw(path).frame.columns)
 
 

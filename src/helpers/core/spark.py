@@ -1,0 +1,275 @@
+"""Spark sessions and sources set up alike everywhere (as `duck` does for DuckDB); pyspark stays optional.
+
+The session is, in order: the one passed in, the active session (a notebook on a cluster), the session of
+`spark-submit` (its master and conf), a Spark Connect session when ``SPARK_REMOTE`` is set, or a local
+session made on first use (`local_spark_session`, stopped at exit or by `stop_local_spark_session`).
+
+A source is a Parquet/CSV path (local or a cluster's, e.g. ``s3a://...``; a directory is read as a Parquet
+dataset), a table name of the session's catalog (``"sales.transactions"``), a Spark DataFrame or a pandas
+DataFrame (`source_frame`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from helpers.core.errors import WorkbookError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, SparkSession
+    from pyspark.sql import DataFrame as SparkDataFrame
+
+MIN_JAVA = 17
+SPARK_INSTALL_HINT = "pip install -e .[spark]"
+_PATH_SUFFIXES = {".parquet", ".csv", ".txt"}
+_NANOS_PER_DAY = 86_400 * 10**9
+_NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+
+
+class EngineUnavailableError(WorkbookError, RuntimeError):
+    """The requested engine cannot run here (pyspark not installed, no Java 17+); the message says the fix."""
+
+
+# --- sessions -------------------------------------------------------------------------------------------
+
+_local: SparkSession | None = None
+_local_warehouse: str | None = None
+_local_lock = threading.Lock()
+
+
+def spark_unavailable_reason() -> str | None:
+    """Why a local Spark session cannot start here (pyspark missing, Java missing or older than 17), or
+    None when it can."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return f"the Spark engine needs pyspark, which is not installed: {SPARK_INSTALL_HINT}"
+    return java_problem()
+
+
+def java_problem() -> str | None:
+    """Why the Java found here (JAVA_HOME, else PATH) cannot run a local session, or None when it can."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    fix = f"install Java {MIN_JAVA}+ (e.g. apt-get install openjdk-17-jre-headless) and set JAVA_HOME or PATH"
+    if not java or not Path(java).exists():
+        where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no java on PATH"
+        return f"a local Spark session needs Java {MIN_JAVA}+ ({where}): {fix}"
+    try:
+        shown = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"a local Spark session needs Java {MIN_JAVA}+ ({java} -version failed: {error}): {fix}"
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', shown.stderr + shown.stdout)
+    if not match:
+        return None  # unusual build: let Spark try
+    major = int(match.group(2)) if match.group(1) == "1" else int(match.group(1))  # "1.8.0" is Java 8
+    if major < MIN_JAVA:
+        return f"a local Spark session needs Java {MIN_JAVA}+, {java} is Java {major}: {fix}"
+    return None
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as error:
+        raise EngineUnavailableError(
+            f"the Spark engine needs pyspark, which is not installed: {SPARK_INSTALL_HINT} "
+            f"(and Java {MIN_JAVA}+ for a local session)"
+        ) from error
+
+
+def local_spark_session() -> SparkSession:
+    """A local SparkSession (all cores of this machine, no UI), made on first use and reused; stopped at
+    interpreter exit or by `stop_local_spark_session`. Raises EngineUnavailableError naming the fix when
+    pyspark or Java 17+ is missing."""
+    global _local, _local_warehouse
+    with _local_lock:
+        if _local is not None and _local.sparkContext._jsc is not None:
+            return _local
+        _require_pyspark()
+        problem = java_problem()
+        if problem:
+            raise EngineUnavailableError(problem)
+        from pyspark.sql import SparkSession
+
+        cores = os.cpu_count() or 2
+        warehouse = tempfile.mkdtemp(prefix="workbook-spark-warehouse-")  # never ./spark-warehouse
+        builder = (
+            SparkSession.builder.master(f"local[{cores}]")
+            .appName("segment-workbook")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.warehouse.dir", warehouse)
+        )
+        try:
+            started = builder.getOrCreate()
+        except Exception as error:  # the JVM did not start (JAVA_GATEWAY_EXITED and friends)
+            shutil.rmtree(warehouse, ignore_errors=True)
+            raise EngineUnavailableError(
+                f"could not start a local Spark session ({error}); it needs Java {MIN_JAVA}+ and "
+                f"{SPARK_INSTALL_HINT}"
+            ) from error
+        started.sparkContext.setLogLevel("ERROR")
+        if _local_warehouse is None:
+            atexit.register(stop_local_spark_session)
+        _local, _local_warehouse = started, warehouse
+        return started
+
+
+def stop_local_spark_session() -> None:
+    """Stop the session made by `local_spark_session` (if any). Sessions passed in are never stopped."""
+    global _local, _local_warehouse
+    with _local_lock:
+        if _local is not None:
+            _local.stop()
+            _local = None
+        if _local_warehouse:
+            shutil.rmtree(_local_warehouse, ignore_errors=True)
+            _local_warehouse = ""  # atexit is registered already
+
+
+def session(given: SparkSession | None = None) -> SparkSession:
+    """The session to work in: `given`, else the first of those listed in this module's docstring."""
+    if given is not None:
+        return given
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: its JVM, its master and conf
+        return SparkSession.builder.getOrCreate()
+    if os.environ.get("SPARK_REMOTE"):  # Spark Connect: the cluster's session, nothing starts here
+        try:
+            return SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+        except ImportError as error:
+            raise EngineUnavailableError(
+                f"SPARK_REMOTE is set, and Spark Connect needs pyspark's Connect extras ({error}): "
+                "pip install 'pyspark[connect]' (or unset SPARK_REMOTE for a local session)"
+            ) from error
+    return local_spark_session()
+
+
+# --- sources --------------------------------------------------------------------------------------------
+
+
+def is_remote_source(source) -> bool:
+    """A table name of Spark's catalog or a cluster path (`s3a://...`): nothing this machine opens as a file."""
+    text = str(source)
+    if "://" in text:
+        return not text.startswith("file://")
+    return not os.path.exists(text) and not _is_path(text)
+
+
+def _is_path(source: str) -> bool:
+    if "://" in source or "/" in source or "\\" in source or os.path.exists(source):
+        return True
+    return PurePosixPath(source).suffix.lower() in _PATH_SUFFIXES
+
+
+def _read_path(spark: SparkSession, location: str) -> SparkDataFrame:
+    suffix = PurePosixPath(location.rstrip("/")).suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return spark.read.csv(location, header=True, inferSchema=True)
+    if suffix not in ("", ".parquet"):
+        raise ValueError(f"{location}: the Spark engine reads Parquet (a file or a directory) or CSV")
+    return spark.read.parquet(location)
+
+
+def source_frame(spark: SparkSession, source) -> tuple[SparkDataFrame, bool]:
+    """The source as a Spark DataFrame, and whether it was read with nanosecond timestamps as longs (then
+    the session's setting is changed: read inside `nanos_setting_kept`, and take days with `day_of_nanos`)."""
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import DataFrame as SparkDataFrame
+
+    if isinstance(source, SparkDataFrame):
+        return source, False
+    if isinstance(source, pd.DataFrame):
+        import pyarrow as pa
+
+        # through Arrow: NaN becomes NULL as in DuckDB, nanosecond timestamps become microseconds
+        table = pa.Table.from_pandas(source, preserve_index=False)
+        schema = pa.schema(
+            [pa.field(f.name, pa.timestamp("us", f.type.tz)) if pa.types.is_timestamp(f.type) else f
+             for f in table.schema]
+        )
+        table = table.cast(schema, safe=False)
+        return spark.createDataFrame(table), False
+    if isinstance(source, os.PathLike):
+        source = Path(source).as_posix()
+    if isinstance(source, str):
+        if not _is_path(source):
+            return spark.table(source), False
+        if _local_date_is_nanos(source):  # known beforehand: no failed read in the log
+            spark.conf.set(_NANOS_AS_LONG, "true")
+            return _read_path(spark, source), True
+        try:
+            return _read_path(spark, source), False
+        except AnalysisException as error:
+            # pandas writes nanosecond timestamps, which Spark refuses; read them as longs and take the day
+            if "TIMESTAMP(NANOS" not in str(error):
+                raise
+            spark.conf.set(_NANOS_AS_LONG, "true")
+            return _read_path(spark, source), True
+    raise TypeError(
+        "the Spark engine reads a Parquet/CSV path, a table name, a Spark DataFrame or a pandas DataFrame, "
+        f"not {type(source).__name__}"
+    )
+
+
+def _local_date_is_nanos(location: str) -> bool:
+    """Whether a local Parquet file (or the first file of a local Parquet directory) stores `date` as
+    nanosecond timestamps, as pandas writes them. Remote or unreadable: False (the read then tells)."""
+    path = Path(location)
+    if path.is_dir():
+        path = next(iter(sorted(path.rglob("*.parquet"))), path)
+    if path.suffix.lower() != ".parquet" or not path.is_file():
+        return False
+    try:
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(path)
+    except Exception:
+        return False
+    if "date" not in schema.names:
+        return False
+    date_type = schema.field("date").type
+    return getattr(date_type, "unit", None) == "ns"
+
+
+def day_of_nanos(column: str) -> Column:
+    """The calendar day of a naive timestamp read as nanoseconds since 1970-01-01 (floor, also before 1970)."""
+    from pyspark.sql import functions as F
+
+    day = f"CAST(({column} - pmod({column}, {_NANOS_PER_DAY})) div {_NANOS_PER_DAY} AS INT)"
+    return F.expr(f"date_from_unix_date({day})").alias(column)
+
+
+@contextlib.contextmanager
+def nanos_setting_kept(spark: SparkSession) -> Iterator[None]:
+    """Give the session back its nanosecond-timestamp setting, which `source_frame` may change."""
+    previous = spark.conf.get(_NANOS_AS_LONG, None)
+    try:
+        yield
+    finally:
+        if spark.conf.get(_NANOS_AS_LONG, None) != previous:
+            if previous is None:
+                spark.conf.unset(_NANOS_AS_LONG)
+            else:
+                spark.conf.set(_NANOS_AS_LONG, previous)
