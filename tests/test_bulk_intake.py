@@ -4,7 +4,6 @@ bundled data and seeded messy files; and the files that need the pandas reader a
 
 from __future__ import annotations
 
-import copy
 import itertools
 from pathlib import Path
 
@@ -21,10 +20,8 @@ CORPUS = Path(__file__).parent / "data" / "intake"
 END = pd.Timestamp("2024-06-30")
 
 
-def settings_with(refunds: str = "net") -> dict:
-    settings = copy.deepcopy(load_settings())
-    settings["intake"]["refunds"] = refunds
-    return settings
+def settings_with(refunds: str = "net"):
+    return load_settings().with_changes({"intake": {"refunds": refunds}})
 
 
 def both(path, tmp_path, *, end=END, refunds="net"):
@@ -79,11 +76,8 @@ def german_mapping(tmp_path, monkeypatch):
     mapping.write_text("transactions:\n  Kunde: customer_id\n  Datum: date\n  Betrag: amount\n", encoding="utf-8")
     base = load_settings()
 
-    def settings_for(refunds: str = "net") -> dict:
-        settings = copy.deepcopy(base)
-        settings["intake"]["refunds"] = refunds
-        settings["intake"]["column_mapping"] = str(mapping)
-        return settings
+    def settings_for(refunds: str = "net"):
+        return base.with_changes({"intake": {"refunds": refunds, "column_mapping": str(mapping)}})
 
     monkeypatch.setattr(f"{__name__}.settings_with", settings_for)
     return settings_for

@@ -13,7 +13,7 @@ from helpers.clv import diagnostics, quick, valuation
 from helpers.clv.models.base import NotFittedError
 from helpers.clv.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from helpers.clv.models.pareto import ParetoNBD
-from helpers.clv.settings import cltv_settings
+from helpers.core.config import settings_with
 from helpers.data.samples.cdnow import read_cdnow
 from helpers.features.summary import calibration_holdout_summary, customer_summary
 from helpers.reporting.formatting import money_text
@@ -22,8 +22,8 @@ from helpers.reporting.plots import cltv as plots
 BGNBD = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
 MBGNBD = ModifiedBetaGeo.from_params({"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 3.0})
 PARETO = ParetoNBD.from_params({"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67})
-SETTINGS = {"currency": "EUR", "summary": {"unit_days": 7}, "cltv": {"horizon_months": 12, "discount_rate": 0.1,
-                                                                      "margin": 0.4, "model": "auto"}}
+SETTINGS = settings_with({"currency": "EUR", "summary": {"unit_days": 7},
+                          "cltv": {"horizon_months": 12, "discount_rate": 0.1, "margin": 0.4, "model": "auto"}})
 
 
 def _labels(title: str, legend_entries: int) -> dict:
@@ -47,17 +47,6 @@ def _transactions() -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
     frame["date"] = pd.to_datetime(frame["date"])
     return frame
-
-
-# ---------------------------------------------------------------------------------------------- settings
-def test_cltv_settings_defaults_and_checks():
-    assert cltv_settings({}) == {"horizon_months": 12, "discount_rate": 0.10, "margin": 0.4, "model": "auto",
-                                 "pareto_max_customers": 200_000}
-    assert cltv_settings({"cltv": {"model": "pareto", "horizon_months": 24}})["horizon_months"] == 24
-    for key, bad in (("horizon_months", 0), ("horizon_months", 1.5), ("discount_rate", -0.1), ("margin", 0),
-                     ("margin", 1.5), ("model", "gamma"), ("pareto_max_customers", -1)):
-        with pytest.raises(ValueError, match=f"cltv.{key}"):
-            cltv_settings({"cltv": {key: bad}})
 
 
 # ---------------------------------------------------------------------------------------------- model additions

@@ -12,7 +12,7 @@ from helpers.core import config
 from helpers.reporting.plots import clusters as cluster_charts
 from helpers.segmentation import cluster_features, cluster_naming, cluster_views, clustering
 
-SETTINGS = {"clustering": {"resamples": 4, "k_max": 6}}
+SETTINGS = config.settings_with({"clustering": {"resamples": 4, "k_max": 6}})
 
 
 def three_groups(n_per_group: int = 80, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -99,7 +99,7 @@ def test_user_fixed_k_is_kept_and_the_table_still_measured():
     assert result.k == 4 and not result.choice.automatic
     assert result.assignments["cluster"].nunique() == 4
     assert "set by the user" in result.choice.reason and "k=3" in result.choice.reason
-    configured = clustering.cluster_customers(rfm, settings={"clustering": {"k": 2, "resamples": 2}})
+    configured = clustering.cluster_customers(rfm, settings=config.settings_with({"clustering": {"k": 2, "resamples": 2}}))
     assert configured.k == 2
 
 
@@ -326,22 +326,24 @@ def test_report_helpers(separated):
     assert actions.count("\n- ") == 2
 
 
-def test_settings_defaults_match_and_are_checked():
-    assert config.DEFAULTS["clustering"] == clustering.SETTINGS_DEFAULTS
-    assert config.load_settings()["clustering"] == clustering.SETTINGS_DEFAULTS
-    assert clustering.clustering_settings({})["k"] is None
-    assert clustering.clustering_settings({}, k=4)["k"] == 4
+def test_settings_come_from_the_settings_file_and_are_checked():
+    shipped = config.load_settings()
+    assert clustering.clustering_settings(shipped) == shipped.clustering
+    assert clustering.clustering_settings(shipped).k is None
+    assert clustering.clustering_settings(shipped, k=4).k == 4
+    with pytest.raises(ValueError, match="k must be"):
+        clustering.clustering_settings(shipped, k=1)
     with pytest.raises(ValueError, match="k_min"):
-        clustering.clustering_settings({"clustering": {"k_min": 1}})
+        config.settings_with({"clustering": {"k_min": 1}})
     with pytest.raises(ValueError, match="clustering.k "):
-        clustering.clustering_settings({"clustering": {"k": "many"}})
+        config.settings_with({"clustering": {"k": "many"}})
     with pytest.raises(ValueError, match="sample_size"):
-        clustering.clustering_settings({"clustering": {"sample_size": 5}})
+        config.settings_with({"clustering": {"sample_size": 5}})
 
 
 def test_a_large_base_learns_centres_from_a_sample_and_places_everyone():
     rfm, truth = three_groups(n_per_group=400, seed=5)
-    settings = {"clustering": {"resamples": 2, "k_max": 5, "fit_sample_size": 150}}
+    settings = config.settings_with({"clustering": {"resamples": 2, "k_max": 5, "fit_sample_size": 150}})
     result = clustering.cluster_customers(rfm, settings=settings)
     assert len(result.assignments) == len(rfm) and result.assignments["cluster"].notna().all()
     assert result.choice.k == 3

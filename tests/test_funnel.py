@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers.core.config import settings_with
 from helpers.potential import funnel
 
 
@@ -50,8 +51,9 @@ def test_maturity_score_anchors():
 
 def test_maturity_weights_from_settings():
     service_map = _map([("A", "see", "consulting", "x", True)])
-    settings = {"potential": {"maturity": {"kind_weights": {"operations": 0.0, "consulting": 1.0},
-                                           "stage_weights": {"see": 1.0, "think": 0.0, "do": 0.0, "care": 0.0}}}}
+    settings = settings_with({"potential": {"maturity": {
+        "kind_weights": {"operations": 0.0, "consulting": 1.0},
+        "stage_weights": {"see": 1.0, "think": 0.0, "do": 0.0, "care": 0.0}}}})
     assert funnel.maturity_table(service_map, ["A"], settings).loc["A", "funnel_maturity"] == pytest.approx(100.0)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -29,10 +28,8 @@ END = pd.Timestamp("2024-06-30")
 def settings_for():
     base = load_settings()
 
-    def make(refunds: str = "net") -> dict:
-        settings = copy.deepcopy(base)
-        settings["intake"]["refunds"] = refunds
-        return settings
+    def make(refunds: str = "net"):
+        return base.with_changes({"intake": {"refunds": refunds}})
 
     return make
 

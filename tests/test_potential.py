@@ -73,7 +73,7 @@ def hand_made():
     )
 
 
-SETTINGS = {"currency": "EUR", "potential": {"min_peers": 1}}
+SETTINGS = config.settings_with({"currency": "EUR", "potential": {"min_peers": 1}})
 
 
 def test_hand_made_clients_land_where_a_person_would_put_them():
@@ -145,7 +145,7 @@ def test_cdnow_like_input_falls_back_to_behaviour_and_says_so():
     cltv = pd.DataFrame({"customer_id": ids, "cltv": rng.gamma(2.0, 20.0, 200), "p_alive": rng.uniform(0, 1, 200)})
     inputs = potential.PotentialInputs(summary=summary, transactions=_transactions({c: 50.0 for c in ids[:100]}),
                                        cltv=cltv, as_of=AS_OF)
-    result = potential.score_customers(inputs, {"currency": "USD"})
+    result = potential.score_customers(inputs, config.settings_with(currency="USD"))
     assert result.fallback
     assert result.components_used == {"upsell": ["cltv_headroom", "frequency"],
                                       "growth": ["cltv_vs_past", "p_alive", "recency"]}
@@ -157,7 +157,7 @@ def test_cdnow_like_input_falls_back_to_behaviour_and_says_so():
     assert len(table) == 200 and table["quadrant_key"].notna().all()
     assert table["upsell_score"].between(0, 100).all() and table["growth_score"].between(0, 100).all()
     assert (table["reasons"].str.len() > 0).all()
-    summary_table = potential.quadrant_summary(result, {"currency": "USD"})
+    summary_table = potential.quadrant_summary(result, config.settings_with(currency="USD"))
     assert summary_table["customers"].sum() == 200
 
 
@@ -197,22 +197,23 @@ def test_no_repeat_purchase_p_alive_of_one_is_no_evidence():
 
 
 def test_numeric_thresholds_and_settings_checks():
-    result = potential.score_customers(hand_made(), {"potential": {"min_peers": 1,
-                                                                   "thresholds": {"upsell": 100, "growth": 0}}})
+    result = potential.score_customers(hand_made(), config.settings_with(
+        {"potential": {"min_peers": 1, "thresholds": {"upsell": 100, "growth": 0}}}))
     assert result.thresholds == {"upsell": 100.0, "growth": 0.0}
     assert set(result.table["quadrant_key"]) == {"grow_with"}  # nobody reaches 100, everybody 0
-    with pytest.raises(service_levels.PotentialSettingsError, match="unknown component"):
-        service_levels.potential_settings({"potential": {"weights": {"upsell": {"charm": 1.0}}}})
-    with pytest.raises(service_levels.PotentialSettingsError, match="median"):
-        service_levels.potential_settings({"potential": {"thresholds": {"growth": "mean"}}})
-    with pytest.raises(service_levels.PotentialSettingsError, match="0-100"):
-        service_levels.potential_settings({"potential": {"thresholds": {"upsell": 101}}})
+    with pytest.raises(config.ConfigError, match="unknown key 'potential.weights.upsell.charm'"):
+        config.settings_with({"potential": {"weights": {"upsell": {"charm": 1.0}}}})
+    with pytest.raises(config.ConfigError, match="median"):
+        config.settings_with({"potential": {"thresholds": {"growth": "mean"}}})
+    with pytest.raises(config.ConfigError, match="0-100"):
+        config.settings_with({"potential": {"thresholds": {"upsell": 101}}})
 
 
 def test_yaml_and_defaults_agree():
     settings = config.load_settings()
-    assert settings["potential"] == config.DEFAULTS["potential"]
-    assert settings["qualification"] == config.DEFAULTS["qualification"]
+    shipped = config.read_yaml(config.shipped_settings_file())
+    assert settings.as_dict()["potential"] == shipped["potential"]
+    assert settings.as_dict()["qualification"] == shipped["qualification"]
     table = service_levels.quadrant_table(settings, "de")
     assert len(table) == 4 and table["quadrant"].str.len().gt(0).all()
 
@@ -220,7 +221,8 @@ def test_yaml_and_defaults_agree():
 def test_peer_groups_fall_back_when_small():
     accounts = pd.DataFrame({"customer_id": list("abcdefg"), "funnel_type": ["retail"] * 6 + ["lead_gen"],
                              "employees": [20, 20, 20, 20, 20, 500, 20]})
-    groups = potential_points.peer_groups(pd.Index(list("abcdefg")), accounts, {"min_peers": 3})
+    groups = potential_points.peer_groups(pd.Index(list("abcdefg")), accounts,
+                                          config.settings_with({"potential": {"min_peers": 3}}).potential)
     assert groups["a"] == "retail / 10-49"
     assert groups["f"] == "retail"  # alone in its band, five others of its funnel type
     assert groups["g"] == "all"
@@ -256,7 +258,7 @@ def test_score_is_monotone_in_each_component(rows, weights, component, bump):
                         "cltv_vs_past", "p_alive"]),
        st.lists(st.floats(-0.5, 3.0, allow_nan=False), min_size=2, max_size=8), st.floats(0, 2))
 def test_points_are_monotone_in_the_raw_value(name, values, bump):
-    config_ = service_levels.potential_settings({})
+    config_ = service_levels.potential_settings()
     raw = pd.Series(values)
     higher = raw.copy()
     higher.iloc[0] += bump
@@ -296,7 +298,7 @@ def test_cltv_headroom_counts_only_while_the_customer_is_alive():
                          "p_alive": [0.95, 0.25] + [0.9] * 8})
     inputs = potential.PotentialInputs(summary=_summary(ids), transactions=_transactions({c: 50.0 for c in ids}),
                                        cltv=cltv, as_of=AS_OF)
-    table = potential.score_customers(inputs, {"currency": "EUR"}).table.set_index("customer_id")
+    table = potential.score_customers(inputs, config.settings_with(currency="EUR")).table.set_index("customer_id")
     assert table.loc["1", "cltv_headroom"] == pytest.approx(90.0 * 0.95)
     assert table.loc["2", "cltv_headroom"] == pytest.approx(90.0 * 0.25)
     assert table.loc["1", "upsell_score"] > table.loc["2", "upsell_score"]

@@ -3,15 +3,16 @@
 import pandas as pd
 import pytest
 
+from helpers.core.config import settings_with
 from helpers.potential import qualification as q
 
-SETTINGS = {
+SETTINGS = settings_with({
     "qualification": {
         "rules": [{"column": "business_model", "in": ["B2B", "B2B2C"]}, {"column": "employees", "min": 10}],
         "sorters": ["business_model", "industry", "size_band"],
         "size_bands": [10, 50, 250],
     }
-}
+})
 
 
 def _accounts():
@@ -47,15 +48,15 @@ def test_qualify_lists_every_failed_rule():
 
 
 def test_missing_column_fails_with_a_note():
-    settings = {"qualification": {"rules": [{"column": "region", "in": ["Bayern"]}]}}
+    settings = settings_with({"qualification": {"rules": [{"column": "region", "in": ["Bayern"]}]}})
     result = q.qualify(_accounts(), settings)
     assert not result["qualified"].any()
     assert result["failed_rules"].iloc[0] == "region in Bayern (column missing)"
 
 
 def test_not_in_and_max():
-    settings = {"qualification": {"rules": [{"column": "industry", "not_in": ["Retail"]},
-                                            {"column": "employees", "max": 100}]}}
+    settings = settings_with({"qualification": {"rules": [{"column": "industry", "not_in": ["Retail"]},
+                                                          {"column": "employees", "max": 100}]}})
     result = q.qualify(_accounts(), settings).set_index("customer_id")
     assert list(result.index[result["qualified"]]) == ["A", "D", "E"]
 
@@ -74,8 +75,8 @@ def test_cross_table_counts_qualified_accounts_with_totals():
 
 def test_bad_rules_are_refused():
     with pytest.raises(q.QualificationError, match="exactly one"):
-        q.qualify(_accounts(), {"qualification": {"rules": [{"column": "employees", "min": 1, "max": 5}]}})
+        q.qualify(_accounts(), settings_with({"qualification": {"rules": [{"column": "employees", "min": 1, "max": 5}]}}))
     with pytest.raises(q.QualificationError, match="number"):
-        q.qualify(_accounts(), {"qualification": {"rules": [{"column": "employees", "min": "many"}]}})
+        q.qualify(_accounts(), settings_with({"qualification": {"rules": [{"column": "employees", "min": "many"}]}}))
     with pytest.raises(q.QualificationError, match="column"):
-        q.qualify(_accounts(), {"qualification": {"rules": [{"in": ["B2B"]}]}})
+        q.qualify(_accounts(), settings_with({"qualification": {"rules": [{"in": ["B2B"]}]}}))

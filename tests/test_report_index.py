@@ -5,6 +5,7 @@ import json
 import pandas as pd
 
 from helpers.core import artifacts as processed
+from helpers.core.config import settings_with
 from helpers.reporting import report_index
 
 
@@ -31,7 +32,7 @@ def _month(root, month, with_rfm=True):
 
 def test_key_figures_from_the_artifacts(workbook_root):
     _month(workbook_root, "2025-12")
-    figures = report_index.key_figures("2025-12", {"currency": "EUR"})
+    figures = report_index.key_figures("2025-12", settings_with(currency="EUR"))
     assert figures["customers"] == 3 and figures["revenue"] == 1000.0
     assert figures["revenue_month"] == 100.0 and figures["active_customers_month"] == 1
     assert figures["a_customers"] == 1 and figures["a_revenue_share"] == 0.8
@@ -57,7 +58,7 @@ def test_index_lists_months_newest_first_with_figures_escaped_and_self_contained
         (reports / month / "notebooks").mkdir(parents=True)
         (reports / month / "notebooks" / "05_report.html").write_text("<html></html>")
     (reports / "2025-12" / "report.html").write_text("<html></html>")
-    report_index.write_key_figures("2025-12", reports / "2025-12", {"currency": "EUR"})
+    report_index.write_key_figures("2025-12", reports / "2025-12", settings_with(currency="EUR"))
     figures = json.loads((reports / "2025-12" / "key_figures.json").read_text())
     figures["quadrants"] = {"<script>alert(1)</script>": 1}
     (reports / "2025-12" / "key_figures.json").write_text(json.dumps(figures))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from helpers.core.config import load_settings, settings_with
 from helpers.reporting.formatting import format_table, markdown_table, money_text, percent_text
 from helpers.reporting.plots import segments as sc
 from helpers.segmentation import abc_analysis, rfm
@@ -46,18 +47,19 @@ def scored(rules):
 
 # ---------------------------------------------------------------------------------------------- settings
 def test_abc_cutoffs_default_and_checks():
-    assert abc_analysis.abc_cutoffs({}) == (0.80, 0.95)
-    assert abc_analysis.abc_cutoffs({"abc": {"cutoffs": [0.7, 0.9]}}) == (0.7, 0.9)
+    assert settings_with().abc.cutoffs == (0.80, 0.95)
+    assert settings_with({"abc": {"cutoffs": [0.7, 0.9]}}).abc.cutoffs == (0.7, 0.9)
     for bad in ([0.9, 0.8], [0.8], [0, 0.9], [0.8, 1.2]):
         with pytest.raises(ValueError, match="abc.cutoffs"):
-            abc_analysis.abc_cutoffs({"abc": {"cutoffs": bad}})
+            settings_with({"abc": {"cutoffs": bad}})
 
 
 def test_segment_rules_path_is_relative_to_the_settings_file(tmp_path):
-    assert rfm.segment_rules_path({"_dir": str(tmp_path)}) == tmp_path / "rfm_segments.yaml"
-    settings = {"_dir": str(tmp_path), "rfm": {"segments_file": "mine.yaml"}}
-    assert rfm.segment_rules_path(settings) == tmp_path / "mine.yaml"
-    assert rfm.segment_rules_path({"rfm": {"segments_file": "/abs/x.yaml"}}) == Path("/abs/x.yaml")
+    (tmp_path / "settings.yaml").write_text("currency: EUR\n", encoding="utf-8")
+    assert rfm.segment_rules_path(load_settings(tmp_path / "settings.yaml")) == tmp_path / "rfm_segments.yaml"
+    (tmp_path / "settings.yaml").write_text("rfm:\n  segments_file: mine.yaml\n", encoding="utf-8")
+    assert rfm.segment_rules_path(load_settings(tmp_path / "settings.yaml")) == tmp_path / "mine.yaml"
+    assert rfm.segment_rules_path(settings_with({"rfm": {"segments_file": "/abs/x.yaml"}})) == Path("/abs/x.yaml")
 
 
 def test_margin_known():
@@ -185,14 +187,15 @@ def test_segments_by_class_and_rfm_output(scored):
 
 def test_chosen_abc_class_follows_the_basis():
     classes = abc_analysis.abc_classes_by_dimension(_summary(), (0.80, 0.95))
-    values, note = abc_analysis.chosen_abc_class(classes, {})
+    values, note = abc_analysis.chosen_abc_class(classes, settings_with().abc)
     assert values.tolist() == classes["abc_revenue"].tolist() and "by revenue" in note
-    values, note = abc_analysis.chosen_abc_class(classes, {"abc": {"basis": "margin"}})
+    by_margin = settings_with({"abc": {"basis": "margin"}}).abc
+    values, note = abc_analysis.chosen_abc_class(classes, by_margin)
     assert values[3] == "C" and "margin" in note
-    values, note = abc_analysis.chosen_abc_class(classes.drop(columns="abc_margin"), {"abc": {"basis": "margin"}})
+    values, note = abc_analysis.chosen_abc_class(classes.drop(columns="abc_margin"), by_margin)
     assert values[3] == "B" and "cost is unknown" in note
     with pytest.raises(ValueError, match="abc.basis"):
-        abc_analysis.chosen_abc_class(classes, {"abc": {"basis": "profit"}})
+        settings_with({"abc": {"basis": "profit"}})
 
 
 # ---------------------------------------------------------------------------------------------- formatting

@@ -6,8 +6,6 @@ One local SparkSession for the module; skipped without pyspark or Java 17+, exce
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,10 +52,7 @@ def table_rows() -> pd.DataFrame:
 def settings(tmp_path):
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text("transactions:\n  kunde: customer_id\n", encoding="utf-8")
-    value = copy.deepcopy(load_settings())
-    value["intake"]["column_mapping"] = str(mapping)
-    value["_dir"] = str(tmp_path)
-    return value
+    return load_settings().with_changes({"intake": {"column_mapping": str(mapping)}})
 
 
 def _reason_counts(result) -> dict[str, int]:
@@ -71,7 +66,7 @@ def _reason_counts(result) -> dict[str, int]:
 def test_spark_checks_a_table_like_duckdb_checks_the_same_rows(spark, table_rows, settings, tmp_path, refunds):
     from helpers.data.intake import in_spark as warehouse_intake
 
-    settings["intake"]["refunds"] = refunds
+    settings = settings.with_changes({"intake": {"refunds": refunds}})
     spark.createDataFrame(table_rows).createOrReplaceTempView("sales_transactions")
     accepted, by_spark = warehouse_intake.check_table(
         "sales_transactions", load_column_mapping(settings), settings, END, spark

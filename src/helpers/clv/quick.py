@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.clv.inputs import margin_rates
-from helpers.clv.settings import cltv_settings, summary_unit_days
+from helpers.core.config import Settings
 
 MIN_CHURN = 0.01
 DEFAULT_CHURN = 0.5
@@ -130,7 +130,7 @@ def quick_cltv_from_summary(
 
 
 def quick_formula(
-    summary: pd.DataFrame, settings: dict[str, Any], money: Callable[[float, str], str]
+    summary: pd.DataFrame, settings: Settings, money: Callable[[float, str], str]
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """The agency formula for the average customer: inputs and result in words and numbers.
 
@@ -141,18 +141,18 @@ def quick_formula(
     whole expected lifetime) and ``cltv_horizon`` (limited to ``cltv.horizon_months``). ``money(value,
     currency)`` writes an amount as the report does (``helpers.reporting.formatting.money_text``).
     """
-    options = cltv_settings(settings)
+    options = settings.cltv
     per_customer = quick_cltv_from_summary(
-        summary, margin=options["margin"], period_months=12.0, discount_rate=options["discount_rate"],
-        horizon_periods=options["horizon_months"] / 12.0, unit_days=summary_unit_days(settings),
+        summary, margin=options.margin, period_months=12.0, discount_rate=options.discount_rate,
+        horizon_periods=options.horizon_months / 12.0, unit_days=settings.summary.unit_days,
     )
     revenue = float(per_customer["avg_revenue_per_period"].mean())
     weights = per_customer["avg_revenue_per_period"].clip(lower=0)
     margin = (
-        float(np.average(per_customer["margin_rate"], weights=weights)) if weights.sum() > 0 else options["margin"]
+        float(np.average(per_customer["margin_rate"], weights=weights)) if weights.sum() > 0 else options.margin
     )
     churn = float(per_customer["churn_rate"].iloc[0])
-    d = options["discount_rate"]
+    d = options.discount_rate
     numbers = {
         "revenue": revenue,
         "margin": margin,
@@ -160,11 +160,11 @@ def quick_formula(
         "discount_rate": d,
         "lifetime_years": 1.0 / churn,
         "cltv_lifetime": quick_cltv(revenue, margin, churn, d),
-        "cltv_horizon": quick_cltv(revenue, margin, churn, d, horizon_periods=options["horizon_months"] / 12.0),
-        "horizon_months": options["horizon_months"],
+        "cltv_horizon": quick_cltv(revenue, margin, churn, d, horizon_periods=options.horizon_months / 12.0),
+        "horizon_months": options.horizon_months,
     }
     cost_known = "total_margin" in summary and summary["total_margin"].notna().any()
-    currency = settings.get("currency", "")
+    currency = settings.currency
     rows = [
         ("Average revenue per customer and year", money(revenue, currency),
          "each customer's revenue divided by the years since the first purchase (at least one year)"),
@@ -176,7 +176,7 @@ def quick_formula(
         ("Discount rate per year", f"{d:.0%}", "a euro next year is worth less than today (cltv.discount_rate)"),
         ("CLTV over the whole expected lifetime", money(numbers["cltv_lifetime"], currency),
          "revenue x margin x (1 + discount) / (discount + churn)"),
-        (f"CLTV over the next {options['horizon_months']} months", money(numbers["cltv_horizon"], currency),
+        (f"CLTV over the next {options.horizon_months} months", money(numbers["cltv_horizon"], currency),
          "the same, limited to the horizon of the model below (column cltv_quick)"),
     ]
     table = pd.DataFrame(rows, columns=["input", "value", "how"]).set_index("input")

@@ -21,7 +21,7 @@ from helpers.clv.models import robust_fit
 from helpers.clv.models.base import PurchaseModel
 from helpers.clv.models.gamma_gamma import GammaGamma
 from helpers.clv.models.robust_fit import PENALIZERS, PURCHASE_MODELS
-from helpers.clv.settings import cltv_settings, summary_unit_days
+from helpers.core.config import Settings
 
 OUTPUT_COLUMNS = [
     "customer_id",
@@ -323,20 +323,20 @@ def probabilistic_cltv(
 
 
 def run_probabilistic(
-    summary: pd.DataFrame, holdout: pd.DataFrame | None, settings: dict[str, Any]
+    summary: pd.DataFrame, holdout: pd.DataFrame | None, settings: Settings
 ) -> tuple[pd.DataFrame, CLTVResult]:
     """:func:`probabilistic_cltv` with the ``cltv`` settings, without console noise."""
-    options = cltv_settings(settings)
+    options = settings.cltv
     with quiet():
         return probabilistic_cltv(
             summary,
             holdout,
-            model=options["model"],
-            horizon_months=options["horizon_months"],
-            discount_rate=options["discount_rate"],
-            margin=options["margin"],
-            unit_days=summary_unit_days(settings),
-            pareto_max_customers=options["pareto_max_customers"],
+            model=options.model,
+            horizon_months=options.horizon_months,
+            discount_rate=options.discount_rate,
+            margin=options.margin,
+            unit_days=settings.summary.unit_days,
+            pareto_max_customers=options.pareto_max_customers,
         )
 
 

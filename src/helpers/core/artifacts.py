@@ -106,14 +106,14 @@ def resolve_prepared_month(month: str | None) -> str:
     return months[-1]
 
 
-def month_currency(month: str, settings: dict) -> str:
+def month_currency(month: str, settings: config.Settings) -> str:
     """The currency of a prepared month's amounts (from its data, see preparation.data_currency)."""
-    return read_run_info(month).get("currency") or settings["currency"]
+    return read_run_info(month).get("currency") or settings.currency
 
 
-def month_settings(month: str, settings: dict) -> dict:
+def month_settings(month: str, settings: config.Settings) -> config.Settings:
     """The settings with the prepared month's currency, so that every helper formats amounts alike."""
-    return {**settings, "currency": month_currency(month, settings)}
+    return settings.with_changes(currency=month_currency(month, settings))
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,12 @@ class PreparedMonth:
     processed files (required ones with `table`, optional ones with `optional`, which gives None)."""
 
     month: str
-    settings: dict[str, Any]
+    settings: config.Settings
     run_info: dict[str, Any] = field(repr=False)
 
     @property
     def currency(self) -> str:
-        return self.settings["currency"]
+        return self.settings.currency
 
     @property
     def cutoff(self) -> str:

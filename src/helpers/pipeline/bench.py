@@ -200,7 +200,7 @@ def run_benchmark(customers: int, transactions: int, repeats: int = 3, seed: int
     return pd.DataFrame(rows)
 
 
-def format_table(table: pd.DataFrame) -> str:
+def text_table(table: pd.DataFrame) -> str:
     formats = {
         "lifetimes_s": "{:.3f}".format, "ours_s": "{:.3f}".format, "speedup": "{:.1f}x".format,
         "max_diff": "{:.1e}".format, "lifetimes_peak_mib": "{:.0f}".format, "ours_peak_mib": "{:.0f}".format,

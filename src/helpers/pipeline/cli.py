@@ -45,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
             else files.transactions,
             "accounts_path": str(files.accounts.resolve()) if files.accounts else "",
             "service_map_path": str(files.service_map.resolve()) if files.service_map else "",
-            "config_path": str(Path(settings["_path"]).resolve()),
+            "config_path": str(settings.source.resolve()),
             "engine": args.engine,
             "language": args.language,
             "pseudonymise": args.pseudonymise,
@@ -80,7 +80,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     customers, transactions = (2_000, 20_000) if args.small else (args.customers, args.transactions)
     table = bench.run_benchmark(customers, transactions, repeats=args.repeats, seed=args.seed)
-    print(bench.format_table(table))
+    print(bench.text_table(table))
     return 0
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from helpers import __version__
 from helpers.core import artifacts as processed
 from helpers.core import paths, periods
-from helpers.core.config import load_column_mapping
+from helpers.core.config import Settings, load_column_mapping
 from helpers.core.errors import UsageError
 from helpers.core.spark import is_remote_source
 from helpers.data.inputs import InputFiles, resolve_month
@@ -49,7 +49,7 @@ def data_currency(transactions: transaction_queries.Source, default: str, source
     return named[0] if named else default
 
 
-def latest_month(files: InputFiles, settings: dict, engine: str = "duckdb") -> str:
+def latest_month(files: InputFiles, settings: Settings, engine: str = "duckdb") -> str:
     """The latest complete month in the transactions (their rows checked, as in a run, to find the last day)."""
     if engine == "spark" and is_remote_source(files.transactions):
         from pyspark.sql import functions as F
@@ -75,7 +75,7 @@ def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Times
     return end if pd.Timestamp(first_date) <= end else None
 
 
-def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "duckdb") -> PreparedMonth:
+def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str = "duckdb") -> PreparedMonth:
     """Validate the inputs for `month` (empty: the latest complete month), write the processed files, and
     condense the accepted transactions into the customer summary on `engine` (duckdb or spark), which
     reads the accepted transactions from their Parquet file. With engine spark and a table name or a
@@ -119,11 +119,11 @@ def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "
             f"{files.transactions}: no transaction is left for {month} after validation; "
             f"see data/processed/{month}/rejected_rows.csv for the reasons"
         )
-    currency = data_currency(accepted, settings["currency"], files.transactions)
-    unit_days = float(settings["summary"]["unit_days"])
+    currency = data_currency(accepted, settings.currency, files.transactions)
+    unit_days = settings.summary.unit_days
     summary = summarise(summary_source, cutoff, unit_days=unit_days, engine=engine)
     processed.write_artifact(summary, month, "customer_summary")
-    calibration_end = calibration_end_for(month, int(settings["summary"]["holdout_months"]), seen["first_date"])
+    calibration_end = calibration_end_for(month, settings.summary.holdout_months, seen["first_date"])
     calibration = None
     if calibration_end is not None:
         calibration = summarise_calibration_holdout(
@@ -146,7 +146,7 @@ def prepare_month(files: InputFiles, month: str, settings: dict, engine: str = "
             "month": month,
             "cutoff": cutoff.date().isoformat(),
             "inputs": {k: (str(v) if v else None) for k, v in files.as_dict().items()},
-            "settings_file": settings.get("_path"),
+            "settings_file": str(settings.source),
             "unit_days": unit_days,
             "currency": currency,
             "engine": engine,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.core.config import ConfigError
+from helpers.core.config import ConfigError, Settings, default_settings
 
 STAGES: tuple[str, ...] = ("see", "think", "do", "care")
 KINDS: tuple[str, ...] = ("operations", "consulting")
@@ -110,12 +110,12 @@ def maturity_score(covered: pd.DataFrame, weights: pd.Series | None = None) -> p
 def maturity_table(
     service_map: pd.DataFrame | None,
     customers: Iterable[Any] | None = None,
-    settings: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Per customer: the 8 coverage columns, ``cells_covered``, ``stages_covered``, ``active_services``,
     ``channels`` (distinct channels of the active services) and ``funnel_maturity`` (0-100)."""
-    config = ((settings or {}).get("potential", {}) or {}).get("maturity", {}) or {}
-    weights = cell_weights(config.get("stage_weights"), config.get("kind_weights"))
+    maturity = (settings or default_settings()).potential.maturity
+    weights = cell_weights(maturity["stage_weights"], maturity["kind_weights"])
     covered = coverage(service_map, customers)
     out = covered.copy()
     out["cells_covered"] = covered.sum(axis=1).astype("int64")

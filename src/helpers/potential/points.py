@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.core.config import PotentialSettings
 from helpers.potential import funnel
-from helpers.potential.qualification import DEFAULT_SIZE_BANDS, size_band
+from helpers.potential.qualification import size_band
 
 AXES: tuple[str, ...] = ("upsell", "growth")
 COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -58,7 +59,7 @@ def rank_points(values: Any, higher_is_better: bool = True) -> pd.Series:
     return (ranks - 1.0) / (n - 1.0) * 100.0
 
 
-def component_points(name: str, raw: pd.Series, config: Mapping[str, Any]) -> pd.Series:
+def component_points(name: str, raw: pd.Series, config: PotentialSettings) -> pd.Series:
     """The 0-100 points of one component's raw values (see the module text for the scale)."""
     scale = SCALES[name]
     raw = raw.astype("float64")
@@ -70,7 +71,7 @@ def component_points(name: str, raw: pd.Series, config: Mapping[str, Any]) -> pd
         return (raw * 100.0).clip(0.0, 100.0)
     if scale == "symmetric":
         return ((raw + 1.0) / 2.0 * 100.0).clip(0.0, 100.0)
-    low, high = (float(v) for v in config["growth_range"])
+    low, high = config.growth_range
     return ((raw - low) / (high - low) * 100.0).clip(0.0, 100.0)
 
 
@@ -101,10 +102,10 @@ def threshold_value(scores: pd.Series, threshold: Any, among: pd.Series | None =
 # --------------------------------------------------------------------------------------------------
 # peers
 # --------------------------------------------------------------------------------------------------
-def peer_groups(ids: pd.Index, accounts: pd.DataFrame | None, config: Mapping[str, Any]) -> pd.Series:
+def peer_groups(ids: pd.Index, accounts: pd.DataFrame | None, config: PotentialSettings) -> pd.Series:
     """Peer group key per customer: 'funnel_type / size band', falling back to 'funnel_type' and 'all'
     when a group has fewer than ``min_peers`` other members."""
-    min_peers = int(config.get("min_peers", 5))
+    min_peers = config.min_peers
     if accounts is None or accounts.empty:
         return pd.Series("all", index=ids, name="peer_group")
     acc = accounts.assign(customer_id=accounts["customer_id"].astype(str)).drop_duplicates("customer_id")
@@ -112,7 +113,7 @@ def peer_groups(ids: pd.Index, accounts: pd.DataFrame | None, config: Mapping[st
     ftype = acc["funnel_type"].astype("object") if "funnel_type" in acc else pd.Series(None, index=ids, dtype=object)
     ftype = ftype.where(ftype.notna(), "unknown").astype(str)
     employees = acc["employees"] if "employees" in acc else pd.Series(np.nan, index=ids)
-    band = size_band(employees.to_numpy(), config.get("size_bands", DEFAULT_SIZE_BANDS)).astype("object")
+    band = size_band(employees.to_numpy(), config.size_bands).astype("object")
     band = pd.Series(band.where(band.notna(), "unknown size").astype(str).to_numpy(), index=ids)
     fine = ftype + " / " + band
     group = fine.copy()

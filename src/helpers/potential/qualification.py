@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.core.config import Settings, default_settings
 from helpers.core.errors import WorkbookError
 
 DEFAULT_SIZE_BANDS: tuple[int, ...] = (10, 50, 250)
@@ -114,21 +115,20 @@ def rule_holds(accounts: pd.DataFrame, rule: Mapping[str, Any]) -> pd.Series:
     return holds.fillna(False).astype(bool)
 
 
-def with_sorters(accounts: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def with_sorters(accounts: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
     """The accounts with ``size_band`` added (from ``employees``, edges from settings)."""
-    config = (settings or {}).get("qualification", {}) or {}
+    config = (settings or default_settings()).qualification
     out = accounts.copy()
     employees = out["employees"] if "employees" in out else pd.Series(np.nan, index=out.index)
-    bands = size_band(employees.to_numpy(), config.get("size_bands", DEFAULT_SIZE_BANDS))
+    bands = size_band(employees.to_numpy(), config.size_bands)
     out["size_band"] = pd.Series(bands.array, index=out.index)  # keeps the ordered categories
     return out
 
 
-def qualify(accounts: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def qualify(accounts: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
     """The accounts with the sorters, ``qualified`` (every rule holds) and ``failed_rules`` (the failed
     rules as text joined by '; ', empty for qualified accounts)."""
-    config = (settings or {}).get("qualification", {}) or {}
-    rules = config.get("rules", [])
+    rules = (settings or default_settings()).qualification.rules
     out = with_sorters(accounts, settings)
     failed = pd.Series([[] for _ in range(len(out))], index=out.index, dtype=object)
     for rule in rules:
@@ -143,10 +143,9 @@ def qualify(accounts: pd.DataFrame, settings: Mapping[str, Any] | None = None) -
     return out
 
 
-def rules_text(settings: Mapping[str, Any] | None = None) -> list[str]:
+def rules_text(settings: Settings | None = None) -> list[str]:
     """The configured prerequisites as text, in order."""
-    config = (settings or {}).get("qualification", {}) or {}
-    return [describe_rule(r) for r in config.get("rules", [])]
+    return [describe_rule(r) for r in (settings or default_settings()).qualification.rules]
 
 
 def cross_table(qualified: pd.DataFrame, rows: str, columns: str, total: bool = True) -> pd.DataFrame:

@@ -70,7 +70,7 @@ peers and thresholds are in :mod:`~helpers.potential.points`, the settings and s
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.clv.inputs import margin_rates
+from helpers.core.config import Settings, default_settings
 from helpers.core.language import check_language
 from helpers.features.transaction_queries import revenue_12m_by_customer
 from helpers.potential import funnel
@@ -119,9 +120,10 @@ class PotentialInputs:
     as_of: Any = None
 
 
-def raw_components(inputs: PotentialInputs, settings: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def raw_components(inputs: PotentialInputs, settings: Settings | None = None) -> pd.DataFrame:
     """One row per customer of the summary (index customer_id): the raw value of every component (NaN
     when its data are missing) and the details the reasons need."""
+    settings = settings or default_settings()
     config = potential_settings(settings)
     summary = inputs.summary
     ids = pd.Index(summary["customer_id"].astype(str), name="customer_id")
@@ -176,15 +178,15 @@ def raw_components(inputs: PotentialInputs, settings: Mapping[str, Any] | None =
         out["cltv"] = cltv
         if "p_alive" in table:
             out["p_alive"] = pd.to_numeric(table["p_alive"], errors="coerce").astype("float64").clip(0.0, 1.0)
-        q = float(config.get("cltv_peer_quantile", 0.75))
+        q = config.cltv_peer_quantile
         level = cltv.groupby(groups.to_numpy()).transform(lambda s: s.quantile(q))
         out["cltv_peer_level"] = level
         # a gap to strong peers is potential only while the customer is still buying: weight it by
         # P(alive), so that lapsed small buyers do not look like the best upsell prospects
         alive = out["p_alive"].fillna(1.0)
         out["cltv_headroom"] = ((level - cltv).clip(lower=0.0) * alive).where(cltv.notna())
-        horizon = float((settings or {}).get("cltv", {}).get("horizon_months", 12) or 12)
-        default_margin = float((settings or {}).get("cltv", {}).get("margin", 0.4))
+        horizon = float(settings.cltv.horizon_months)
+        default_margin = settings.cltv.margin
         nxt = cltv.clip(lower=0.0) * 12.0 / horizon
         past = revenue_12m.clip(lower=0.0) * _margin_rates(summary, default_margin)
         typical = float(past[past > 0].median()) if (past > 0).any() else float(nxt[nxt > 0].median() or 1.0)
@@ -242,20 +244,21 @@ class PotentialResult:
 
 
 def score_customers(
-    inputs: PotentialInputs, settings: Mapping[str, Any] | None = None, language: str = "en"
+    inputs: PotentialInputs, settings: Settings | None = None, language: str = "en"
 ) -> PotentialResult:
     """Components, points, both scores, quadrant, service level, next action and reasons per customer.
 
     The table has one row per customer of ``inputs.summary``, in its order."""
     check_language(language)
+    settings = settings or default_settings()
     config = potential_settings(settings)
-    currency = str((settings or {}).get("currency", ""))
+    currency = settings.currency
     table = raw_components(inputs, settings).reset_index()
 
     weights_used: dict[str, dict[str, float]] = {}
     components_used: dict[str, list[str]] = {}
     for axis in AXES:
-        weights = config["weights"][axis]
+        weights = config.weights[axis]
         used = {}
         for name in COMPONENTS[axis]:
             w = float(weights.get(name, 0.0))
@@ -274,7 +277,7 @@ def score_customers(
     lost = table["p_alive"].notna() & (table["p_alive"] < lost_level["below_p_alive"])
     table["likely_lost"] = lost
     thresholds = {
-        axis: threshold_value(table[f"{axis}_score"], config["thresholds"][axis], among=~lost) for axis in AXES
+        axis: threshold_value(table[f"{axis}_score"], config.thresholds[axis], among=~lost) for axis in AXES
     }
     for axis in AXES:
         table[f"{axis}_high"] = table[f"{axis}_score"] >= thresholds[axis]
@@ -303,11 +306,11 @@ def score_customers(
             table[column] = levels[column].array.take(level)
     table["next_action"] = levels["lead_action"].array.take(level)
     table["reasons"] = reason_sentences(
-        table, weights_used, currency, language, float(config.get("cltv_peer_quantile", 0.75)),
-        int(config.get("reasons_per_axis", 2)),
+        table, weights_used, currency, language, config.cltv_peer_quantile,
+        config.reasons_per_axis,
     )
 
-    full = {n for axis in AXES for n in COMPONENTS[axis] if float(config["weights"][axis].get(n, 0)) > 0}
+    full = {n for axis in AXES for n in COMPONENTS[axis] if float(config.weights[axis].get(n, 0)) > 0}
     missing = sorted(full - {n for axis in AXES for n in components_used[axis]})
     notes = []
     if missing:
@@ -334,7 +337,7 @@ def score_customers(
 # --------------------------------------------------------------------------------------------------
 # summaries for the report
 # --------------------------------------------------------------------------------------------------
-def quadrant_summary(result: PotentialResult, settings: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def quadrant_summary(result: PotentialResult, settings: Settings | None = None) -> pd.DataFrame:
     """Per quadrant (all four, in a fixed order): customers, share, revenue of the last 12 months, total
     CLTV, mean scores, service level and lead action."""
     table = result.table

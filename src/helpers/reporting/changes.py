@@ -17,6 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from helpers.clv.valuation import likely_gone
 from helpers.core import artifacts as processed
 from helpers.core import paths
 from helpers.reporting import i18n
@@ -218,15 +219,15 @@ def top_quadrant(segments: pd.DataFrame) -> str | None:
     return None if means.empty else str(means.idxmax())
 
 
-def largest_opportunities(segments: pd.DataFrame, top: int = 10, min_p_alive: float = 0.5) -> pd.DataFrame:
+def largest_opportunities(segments: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The ``top`` customers with the most cross- and upsell potential (ties: growth potential, then CLTV),
-    with their quadrant and next action. Customers more likely gone than active (P(alive) below
-    ``min_p_alive``) are no opportunity: they need a retention call first and are left out."""
+    with their quadrant and next action. Customers more likely gone than active (clv.valuation.likely_gone)
+    are no opportunity: they need a retention call first and are left out."""
     keys = [c for c in ("upsell_score", "growth_score", "cltv") if c in segments]
     if not keys:
         return segments.head(0)
     if "p_alive" in segments:
-        segments = segments[segments["p_alive"] >= min_p_alive]
+        segments = segments[~likely_gone(segments["p_alive"])]
     columns = [c for c in ("customer_id", "name", "quadrant", "upsell_score", "growth_score", "cltv",
                            "service_level", "next_action") if c in segments]
     ranked = segments.sort_values(keys, ascending=False, kind="stable", na_position="last")[columns].head(top)

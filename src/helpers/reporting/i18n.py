@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
+from helpers.core.config import Settings, default_settings
+
 # the report's modules and notebook 05 write values through this module: the formatters are re-exported
 from helpers.core.language import LANGUAGES as LANGUAGES
 from helpers.core.language import check_language as check_language
 from helpers.core.language import date as date
-from helpers.core.language import is_missing
 from helpers.core.language import money as money
 from helpers.core.language import month_name as month_name
 from helpers.core.language import number as number
@@ -81,7 +81,7 @@ def _pairs(node: Any, found: dict[str, dict[str, str]]) -> None:
             _pairs(item, found)
 
 
-def config_labels(settings: Mapping[str, Any] | None = None, language: str = "en") -> dict[str, str]:
+def config_labels(settings: Settings | None = None, language: str = "en") -> dict[str, str]:
     """English text -> text in ``language`` for every translated name the configuration carries.
 
     Read from the ``potential`` section of the settings (quadrant names, service levels, actions given as
@@ -89,11 +89,11 @@ def config_labels(settings: Mapping[str, Any] | None = None, language: str = "en
     Names without a German version are absent, so that :func:`label` leaves them in English.
     """
     check_language(language)
-    settings = settings or {}
+    settings = settings or default_settings()
     found: dict[str, dict[str, str]] = {}
-    _pairs(settings.get("potential", {}), found)
-    segments_file = _segments_file(settings)
-    if segments_file is not None and segments_file.exists():
+    _pairs(settings.as_dict()["potential"], found)
+    segments_file = settings.resolve(settings.rfm.segments_file)
+    if segments_file.exists():
         try:
             content = yaml.safe_load(segments_file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError:
@@ -107,18 +107,15 @@ def config_labels(settings: Mapping[str, Any] | None = None, language: str = "en
     return labels
 
 
-def _potential_labels(settings: Mapping[str, Any], language: str) -> dict[str, str]:
+def _potential_labels(settings: Settings, language: str) -> dict[str, str]:
     """The composed texts of the potential matrix (service level "review; 8 h/month", action) as the
     potential step writes them in English, mapped onto the same texts in ``language``."""
-    if language == "en" or "potential" not in settings:
+    if language == "en":
         return {}
-    try:
-        english = service_levels.quadrant_table(settings, "en")
-        other = service_levels.quadrant_table(settings, language)
-        lost_en = service_levels.lost_service_level(settings, "en")
-        lost = service_levels.lost_service_level(settings, language)
-    except Exception:  # the potential step's settings are optional for the report
-        return {}
+    english = service_levels.quadrant_table(settings, "en")
+    other = service_levels.quadrant_table(settings, language)
+    lost_en = service_levels.lost_service_level(settings, "en")
+    lost = service_levels.lost_service_level(settings, language)
     labels = {}
     for column in ("quadrant", "service_level", "review", "lead_action"):
         if column in english and column in other:
@@ -127,16 +124,6 @@ def _potential_labels(settings: Mapping[str, Any], language: str) -> dict[str, s
         if isinstance(lost_en.get(key), str) and isinstance(lost.get(key), str):
             labels[lost_en[key]] = lost[key]
     return labels
-
-
-def _segments_file(settings: Mapping[str, Any]) -> Path | None:
-    name = (settings.get("rfm") or {}).get("segments_file")
-    if not name:
-        return None
-    path = Path(name)
-    if not path.is_absolute():
-        path = Path(settings.get("_dir", ".")) / path
-    return path
 
 
 def label(value: Any, labels: Mapping[str, str]) -> Any:
@@ -178,19 +165,6 @@ def relabel(
 # --------------------------------------------------------------------------------------------------
 # tables in the report's language
 # --------------------------------------------------------------------------------------------------
-COLUMN_KEYS = {
-    "customer_id": "col_customer", "name": "col_name", "rfm_segment": "col_segment", "segment": "col_segment",
-    "abc_class": "col_class", "customers": "col_customers", "customer_share": "col_customer_share",
-    "revenue": "col_revenue", "value": "col_revenue", "revenue_share": "col_revenue_share",
-    "value_share": "col_revenue_share", "mean_recency_days": "col_recency", "meaning": "col_meaning",
-    "action": "col_action", "cltv": "col_cltv", "p_alive": "col_p_alive", "quadrant": "col_quadrant",
-    "service_level": "col_service_level", "next_action": "col_next_action", "upsell_score": "col_upsell",
-    "growth_score": "col_growth", "cluster_name": "col_cluster", "mean_cltv": "col_mean_cltv",
-    "last_month": "col_last_month", "this_month": "col_this_month", "change": "col_change",
-    "before": "col_before", "now": "col_now", "table": "col_table", "source_file": "col_file",
-    "read": "col_read", "accepted": "col_accepted", "rejected": "col_rejected",
-    "revenue_so_far": "col_revenue", "mean_likely_gone": "col_likely_gone_share",
-}
 
 
 def translate_frame(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
@@ -206,31 +180,3 @@ def translate_frame(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFr
     return out
 
 
-def format_table(
-    frame: pd.DataFrame,
-    language: str = "en",
-    currency: str = "EUR",
-    money_columns: Iterable[str] = (),
-    percent_columns: Iterable[str] = (),
-    numbers: Mapping[str, int] | None = None,
-    labels: Mapping[str, str] | None = None,
-    signed: Iterable[str] = (),
-) -> pd.DataFrame:
-    """A copy for display: money, percent and number columns written the language's way, names from the
-    configuration translated, and the known column names (:data:`COLUMN_KEYS`) in the report's language.
-    ``signed`` number columns show a plus sign for increases."""
-    out = translate_frame(frame, labels or {})
-    for column in money_columns:
-        if column in out:
-            out[column] = [money(v, currency, language) for v in out[column]]
-    for column in percent_columns:
-        if column in out:
-            out[column] = [percent(v, language) for v in out[column]]
-    for column, decimals in (numbers or {}).items():
-        if column in out:
-            out[column] = [number(v, language, decimals) for v in out[column]]
-    for column in signed:
-        if column in out:
-            out[column] = [("+" + number(v, language) if not is_missing(v) and float(v) > 0 else number(v, language))
-                           for v in out[column]]
-    return out.rename(columns={c: t(COLUMN_KEYS[c], language) for c in out.columns if c in COLUMN_KEYS})

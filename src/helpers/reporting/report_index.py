@@ -20,8 +20,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from helpers import __version__
+from helpers.clv.valuation import likely_gone
 from helpers.core import artifacts as processed
 from helpers.core import paths
+from helpers.core.config import Settings, default_settings
 from helpers.features import transaction_queries
 from helpers.reporting import i18n
 from helpers.reporting.privacy import safe_text
@@ -47,15 +49,15 @@ def _counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items()}
 
 
-def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+def key_figures(month: str, settings: Settings | None = None) -> dict[str, Any]:
     """The month's key figures from data/processed/<month>/ (sections whose artifact is missing are left
     out; ``available`` lists the artifacts found). Plain JSON types only."""
-    settings = settings or {}
+    settings = settings or default_settings()
     run_info = processed.read_run_info(month)
     figures: dict[str, Any] = {
         "month": month,
         "cutoff": run_info.get("cutoff"),
-        "currency": run_info.get("currency") or settings.get("currency", "EUR"),
+        "currency": run_info.get("currency") or settings.currency,
         "version": __version__,
         "generated_at": dt.datetime.now().isoformat(timespec="seconds"),
         "available": [name for name in processed.ARTIFACTS if processed.has_artifact(month, name)],
@@ -94,11 +96,12 @@ def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str,
         figures["total_cltv"] = float(cltv["cltv"].sum())
         figures["mean_cltv"] = float(cltv["cltv"].mean()) if len(cltv) else 0.0
         figures["median_cltv"] = float(cltv["cltv"].median()) if len(cltv) else 0.0
-        figures["likely_gone"] = int((cltv["p_alive"] < 0.5).sum())
-        figures["likely_gone_share"] = float((cltv["p_alive"] < 0.5).mean()) if len(cltv) else 0.0
+        gone = likely_gone(cltv["p_alive"])
+        figures["likely_gone"] = int(gone.sum())
+        figures["likely_gone_share"] = float(gone.mean()) if len(cltv) else 0.0
         models = cltv["cltv_model"].astype("object").dropna().unique()
         figures["cltv_model"] = model_label(models[0]) if len(models) else None
-        figures["horizon_months"] = int((settings.get("cltv") or {}).get("horizon_months", 12))
+        figures["horizon_months"] = settings.cltv.horizon_months
     if processed.has_artifact(month, "clusters"):
         figures["clusters"] = _counts(processed.read_artifact(month, "clusters", ["cluster_name"]), "cluster_name")
     if processed.has_artifact(month, "customer_segments"):
@@ -113,7 +116,7 @@ def key_figures(month: str, settings: dict[str, Any] | None = None) -> dict[str,
     return figures
 
 
-def write_key_figures(month: str, folder: str | Path, settings: dict[str, Any] | None = None) -> Path:
+def write_key_figures(month: str, folder: str | Path, settings: Settings | None = None) -> Path:
     """``key_figures(month)`` saved as ``folder/key_figures.json``."""
     target = Path(folder) / KEY_FIGURES
     target.parent.mkdir(parents=True, exist_ok=True)

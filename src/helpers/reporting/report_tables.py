@@ -9,8 +9,55 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from helpers.core.language import is_missing
 from helpers.reporting import i18n
 from helpers.reporting.privacy import Pseudonymiser, show_table
+
+COLUMN_KEYS = {
+    "customer_id": "col_customer", "name": "col_name", "rfm_segment": "col_segment", "segment": "col_segment",
+    "abc_class": "col_class", "customers": "col_customers", "customer_share": "col_customer_share",
+    "revenue": "col_revenue", "value": "col_revenue", "revenue_share": "col_revenue_share",
+    "value_share": "col_revenue_share", "mean_recency_days": "col_recency", "meaning": "col_meaning",
+    "action": "col_action", "cltv": "col_cltv", "p_alive": "col_p_alive", "quadrant": "col_quadrant",
+    "service_level": "col_service_level", "next_action": "col_next_action", "upsell_score": "col_upsell",
+    "growth_score": "col_growth", "cluster_name": "col_cluster", "mean_cltv": "col_mean_cltv",
+    "last_month": "col_last_month", "this_month": "col_this_month", "change": "col_change",
+    "before": "col_before", "now": "col_now", "table": "col_table", "source_file": "col_file",
+    "read": "col_read", "accepted": "col_accepted", "rejected": "col_rejected",
+    "revenue_so_far": "col_revenue", "mean_likely_gone": "col_likely_gone_share",
+}
+
+
+
+def localised_table(
+    frame: pd.DataFrame,
+    language: str = "en",
+    currency: str = "EUR",
+    money_columns: Iterable[str] = (),
+    percent_columns: Iterable[str] = (),
+    numbers: Mapping[str, int] | None = None,
+    labels: Mapping[str, str] | None = None,
+    signed: Iterable[str] = (),
+) -> pd.DataFrame:
+    """A copy for display: money, percent and number columns written the language's way, names from the
+    configuration translated, and the known column names (:data:`COLUMN_KEYS`) in the report's language.
+    ``signed`` number columns show a plus sign for increases."""
+    out = i18n.translate_frame(frame, labels or {})
+    for column in money_columns:
+        if column in out:
+            out[column] = [i18n.money(v, currency, language) for v in out[column]]
+    for column in percent_columns:
+        if column in out:
+            out[column] = [i18n.percent(v, language) for v in out[column]]
+    for column, decimals in (numbers or {}).items():
+        if column in out:
+            out[column] = [i18n.number(v, language, decimals) for v in out[column]]
+    for column in signed:
+        if column in out:
+            out[column] = [("+" + i18n.number(v, language) if not is_missing(v) and float(v) > 0 else i18n.number(v, language))
+                           for v in out[column]]
+    return out.rename(columns={c: i18n.t(COLUMN_KEYS[c], language) for c in out.columns if c in COLUMN_KEYS})
+
 
 
 @dataclass(frozen=True)
@@ -31,7 +78,7 @@ class ReportTables:
     ):
         """`frame` as an escaped HTML table: `money` columns in the currency, `percent` columns (fractions)
         as percentages, `numbers` with the given decimals, `signed` with a plus sign for increases."""
-        shown = i18n.format_table(
+        shown = localised_table(
             self.privacy.frame(frame), self.language, self.currency, money_columns=money, percent_columns=percent,
             numbers=numbers, labels=self.labels, signed=signed,
         )

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.core.config import ConfigError
+from helpers.core.config import AbcSettings
 
 CLASSES: tuple[str, ...] = ("A", "B", "C")
 
@@ -109,17 +109,6 @@ def abc_summary(
 
 
 # ------------------------------------------------------------------------------- one month's ABC classes
-def abc_cutoffs(settings: dict[str, Any]) -> tuple[float, float]:
-    """The A and B cut-offs from settings ``abc.cutoffs`` (default 0.80, 0.95), checked."""
-    raw = settings.get("abc", {}).get("cutoffs", [0.80, 0.95])
-    if not isinstance(raw, list | tuple) or len(raw) != 2:
-        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.cutoffs must be two fractions like [0.80, 0.95]")
-    c1, c2 = (float(v) for v in raw)
-    if not 0.0 < c1 <= c2 <= 1.0:
-        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.cutoffs must satisfy 0 < A <= B <= 1, got {raw}")
-    return c1, c2
-
-
 def margin_known(summary: pd.DataFrame) -> bool:
     """True when the summary carries a contribution margin for at least one customer (cost was given)."""
     return "total_margin" in summary and bool(summary["total_margin"].notna().any())
@@ -227,12 +216,10 @@ def segments_by_class(scored: pd.DataFrame, abc_class: Any) -> pd.DataFrame:
     return table[table["total"] > 0]
 
 
-def chosen_abc_class(classes: pd.DataFrame, settings: dict[str, Any]) -> tuple[np.ndarray, str]:
+def chosen_abc_class(classes: pd.DataFrame, settings: AbcSettings) -> tuple[np.ndarray, str]:
     """The class written to the rfm artifact: by ``abc.basis`` ('revenue' or 'margin'; margin only when it
     is known, else revenue), with a sentence saying which."""
-    basis = str(settings.get("abc", {}).get("basis", "revenue"))
-    if basis not in ("revenue", "margin"):
-        raise ConfigError(f"{settings.get('_path', 'settings')}: abc.basis is {basis!r}; use 'revenue' or 'margin'")
+    basis = settings.basis
     if basis == "margin" and "abc_margin" in classes:
         return classes["abc_margin"].to_numpy(), "The saved ABC class is by contribution margin (abc.basis: margin)."
     note = "The saved ABC class is by revenue"

@@ -18,6 +18,7 @@ encoded); how they are named, described and profiled is :mod:`~helpers.segmentat
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, pairwi
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from helpers.core.config import ConfigError
+from helpers.core.config import ClusteringSettings, Settings, default_settings
+from helpers.core.errors import UsageError
 from helpers.core.language import check_language
 from helpers.segmentation.cluster_features import (
     ACCOUNT_CATEGORICAL,
@@ -45,46 +47,20 @@ from helpers.segmentation.cluster_naming import feature_label, profile_clusters
 STABILITY_FRACTION = 0.8
 PLOT_SAMPLE = 3000
 
-SETTINGS_DEFAULTS: dict[str, Any] = {
-    "k_min": 2,
-    "k_max": 8,
-    "k": None,
-    "sample_size": 5000,
-    "fit_sample_size": 50000,
-    "resamples": 10,
-    "random_state": 42,
-}
 N_INIT = 10
 
 
 # --------------------------------------------------------------------------------------------------
 # settings
 # --------------------------------------------------------------------------------------------------
-def _whole(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def clustering_settings(settings: dict[str, Any] | None = None, k: int | None = None) -> dict[str, Any]:
-    """The ``clustering`` section, checked; ``k`` (when > 0) overrides the configured k."""
-    settings = settings or {}
-    section = dict(SETTINGS_DEFAULTS)
-    section.update(settings.get("clustering", {}) or {})
-    where = settings.get("_path", "settings")
-    if k:
-        section["k"] = k
-    for key in ("k_min", "k_max", "sample_size", "fit_sample_size", "resamples", "random_state"):
-        if not _whole(section[key]) or section[key] < 0:
-            raise ConfigError(f"{where}: clustering.{key} must be a whole number >= 0, got {section[key]!r}")
-    if section["k_min"] < 2 or section["k_max"] < section["k_min"]:
-        raise ConfigError(
-            f"{where}: clustering needs 2 <= k_min <= k_max, got k_min={section['k_min']}, "
-            f"k_max={section['k_max']}"
-        )
-    if section["k"] is not None and (not _whole(section["k"]) or section["k"] < 2):
-        raise ConfigError(f"{where}: clustering.k must be null (automatic) or a whole number >= 2, got {section['k']!r}")
-    if section["sample_size"] < 10:
-        raise ConfigError(f"{where}: clustering.sample_size must be at least 10, got {section['sample_size']}")
-    return section
+def clustering_settings(settings: Settings | None = None, k: int | None = None) -> ClusteringSettings:
+    """The ``clustering`` section; ``k`` (when > 0, e.g. notebook 03's parameter) overrides the configured k."""
+    section = (settings or default_settings()).clustering
+    if not k:
+        return section
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        raise UsageError(f"k must be 0 (automatic) or a whole number >= 2, got {k!r}")
+    return dataclasses.replace(section, k=int(k))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -310,7 +286,7 @@ class ClusterResult:
     stability: Stability
     profiles: pd.DataFrame
     assignments: pd.DataFrame  # customer_id, cluster, cluster_name
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: ClusteringSettings = field(default_factory=lambda: default_settings().clustering)
 
     @property
     def k(self) -> int:
@@ -334,7 +310,7 @@ def cluster_customers(
     rfm: pd.DataFrame,
     cltv: pd.DataFrame | None = None,
     accounts: pd.DataFrame | None = None,
-    settings: dict[str, Any] | None = None,
+    settings: Settings | None = None,
     k: int | None = None,
     language: str = "en",
 ) -> ClusterResult:
@@ -347,14 +323,14 @@ def cluster_customers(
     feature_names = list(pipeline.get_feature_names_out())
     # On a large base k-means learns its centres from a seeded sample and then places every customer at
     # its nearest centre: the centres of 50,000 customers are as good as those of a million, in seconds.
-    fit_rows = sample_rows(len(matrix), max(options["fit_sample_size"], 10), options["random_state"])
+    fit_rows = sample_rows(len(matrix), max(options.fit_sample_size, 10), options.random_state)
     choice = choose_k(
         matrix[fit_rows],
-        options["k_min"],
-        options["k_max"],
-        options["sample_size"],
-        options["random_state"],
-        fixed_k=options["k"],
+        options.k_min,
+        options.k_max,
+        options.sample_size,
+        options.random_state,
+        fixed_k=options.k,
     )
     if len(fit_rows) < len(matrix):
         choice.reason += (
@@ -364,10 +340,10 @@ def cluster_customers(
     # the fit of the chosen k on these rows was made while choosing k (same rows, same seed)
     model = choice.models.get(choice.k)
     if model is None:
-        model = fit_kmeans(matrix[fit_rows], choice.k, options["random_state"])
+        model = fit_kmeans(matrix[fit_rows], choice.k, options.random_state)
     raw = model.labels_ if len(fit_rows) == len(matrix) else model.predict(matrix)
     labels = _renumber(raw, features)
-    steady = stability(matrix[fit_rows], choice.k, labels[fit_rows], options["resamples"], options["random_state"])
+    steady = stability(matrix[fit_rows], choice.k, labels[fit_rows], options.resamples, options.random_state)
     profiles = profile_clusters(features, labels, language)
     # each customer's name taken from the few cluster names as Arrow strings (no million Python strings)
     names = profiles["cluster_name"].astype(str).array
@@ -388,7 +364,7 @@ def pca_picture(result: ClusterResult, max_points: int = PLOT_SAMPLE) -> dict[st
     """The numbers behind the picture of the clusters: 2-D coordinates of a seeded sample of at most
     ``max_points`` customers, their clusters and cluster names, the explained share per axis and the
     features that drive each axis."""
-    seed = int(result.settings.get("random_state", 42))
+    seed = result.settings.random_state
     pca = PCA(n_components=2, random_state=seed).fit(result.matrix)
     rows = sample_rows(len(result.matrix), max_points, seed)
     coordinates = pca.transform(result.matrix[rows])

@@ -21,8 +21,9 @@ import pandas as pd
 import yaml
 
 from helpers.core import paths
-from helpers.core.errors import UsageError, WorkbookError
-from helpers.core.language import LANGUAGES
+from helpers.core.config import Settings
+from helpers.core.errors import WorkbookError
+from helpers.core.language import LANGUAGES, check_language
 
 SEGMENT_NAMES: tuple[str, ...] = (
     "Champions",
@@ -67,16 +68,15 @@ class SegmentRules:
     path: str = ""
     order: list[str] = field(default_factory=list)
 
-    def describe(self, lang: str = "en") -> pd.DataFrame:
-        """One row per segment: name, meaning, action (``lang`` 'en' or 'de'), number of codes."""
-        if lang not in _LANGS:
-            raise UsageError(f"lang must be one of {_LANGS}")
+    def describe(self, language: str = "en") -> pd.DataFrame:
+        """One row per segment: name, meaning, action (``language`` 'en' or 'de'), number of codes."""
+        check_language(language)
         counts = pd.Series(self.code_to_segment).value_counts()
         return pd.DataFrame(
             {
                 "segment": [s.name for s in self.segments],
-                "meaning": [s.meaning[lang] for s in self.segments],
-                "action": [s.action[lang] for s in self.segments],
+                "meaning": [s.meaning[language] for s in self.segments],
+                "action": [s.action[language] for s in self.segments],
                 "codes": [int(counts.get(s.name, 0)) for s in self.segments],
             }
         )
@@ -251,7 +251,7 @@ def assign_segments(rfm: pd.DataFrame, rules: SegmentRules | None = None, bins: 
     return out
 
 
-def segment_summary(scored: pd.DataFrame, rules: SegmentRules | None = None, lang: str = "en") -> pd.DataFrame:
+def segment_summary(scored: pd.DataFrame, rules: SegmentRules | None = None, language: str = "en") -> pd.DataFrame:
     """Per segment: customers, share of customers, revenue, share of revenue, mean recency, meaning, action."""
     rules = rules or load_segment_rules()
     grouped = scored.groupby("rfm_segment", observed=False)
@@ -267,7 +267,7 @@ def segment_summary(scored: pd.DataFrame, rules: SegmentRules | None = None, lan
     n, total = table["customers"].sum(), table["revenue"].sum()
     table["customer_share"] = table["customers"] / n if n else 0.0
     table["revenue_share"] = table["revenue"] / total if total else 0.0
-    texts = rules.describe(lang).set_index("segment")
+    texts = rules.describe(language).set_index("segment")
     table["meaning"] = texts["meaning"]
     table["action"] = texts["action"]
     table.index.name = "rfm_segment"
@@ -290,10 +290,9 @@ RFM_COLUMNS = [
 ]
 
 
-def segment_rules_path(settings: dict[str, Any]) -> Path:
+def segment_rules_path(settings: Settings) -> Path:
     """The RFM segment table named in settings ``rfm.segments_file`` (relative to the settings file)."""
-    name = Path(settings.get("rfm", {}).get("segments_file", "rfm_segments.yaml"))
-    return name if name.is_absolute() else Path(settings.get("_dir", paths.config_dir())) / name
+    return settings.resolve(settings.rfm.segments_file)
 
 
 def segment_customers(summary: pd.DataFrame, cutoff: Any, rules: SegmentRules) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from helpers.core import duck
+from helpers.core.config import Settings
 from helpers.data.contract import CONTRACT, ROW_KEY, row_checks
 from helpers.data.intake.columns import (
     DATE_ISO,
@@ -354,7 +355,7 @@ def _reason_conditions(typed: dict[str, str], bad: dict[str, str], analysis_end,
 def check_file(
     path: Path,
     mapping: dict,
-    settings: dict,
+    settings: Settings,
     analysis_end,
     accepted_file: Path,
 ) -> FileResult:
@@ -412,7 +413,7 @@ def check_file(
             {name: _quote("v_" + name) for name in typed},
             {name: _quote("b_" + name) for name in bad},
             analysis_end,
-            settings["intake"]["refunds"],
+            settings.intake.refunds,
         )
         reason = "CASE " + " ".join(f"WHEN {c} THEN {_literal(r)}" for r, _, c in conditions) + " END" if conditions else "NULL"
         reason_column = (

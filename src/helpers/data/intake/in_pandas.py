@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from helpers.core.config import Settings
 from helpers.data.contract import CONTRACT, REASON_ORDER, ROW_KEY, reason_for, row_schema, unique_schema
 from helpers.data.intake.columns import match_columns, missing_column, parse_column
 from helpers.data.intake.messages import missing_columns_error, rejected_rows, unknown_values_error
@@ -21,7 +22,7 @@ def check_raw(
     raw: RawTable,
     table: str,
     mapping: dict,
-    settings: dict,
+    settings: Settings,
     analysis_end: pd.Timestamp | None,
 ) -> FileResult:
     """Check the rows of one file read by helpers.data.intake.readers; the accepted rows as a DataFrame."""
@@ -43,7 +44,7 @@ def check_raw(
             failures[col.name] = bad.reset_index(drop=True)
     frame = pd.DataFrame(typed, index=pd.RangeIndex(n))
 
-    refunds = settings["intake"]["refunds"]
+    refunds = settings.intake.refunds
     schema = row_schema(table, parse_failures=failures, analysis_end=analysis_end, refunds=refunds)
     cases = _failure_cases(schema, frame)
     enum_cases = cases[cases["check"] == "allowed_values"]

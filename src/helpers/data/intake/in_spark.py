@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from helpers.core import spark as spark_setup
+from helpers.core.config import Settings
 from helpers.data.contract import CONTRACT, reason_column, row_checks
 from helpers.data.intake.columns import match_columns
 from helpers.data.intake.messages import REJECTED_COLUMNS, empty_rejected, missing_table_columns_error
@@ -93,7 +94,7 @@ def _reason(typed, failed, analysis_end, refunds: str):
 def check_table(
     source: str | SparkDataFrame,
     mapping: dict,
-    settings: dict,
+    settings: Settings,
     analysis_end,
     spark: SparkSession | None = None,
 ) -> tuple[SparkDataFrame, IntakeResult]:
@@ -124,7 +125,7 @@ def check_table(
         checked = checked.withColumn(f"__f_{key}", condition)
         failed_columns[key] = F.col(f"__f_{key}")
     checked = checked.withColumn(
-        "__reason", _reason(typed_columns, failed_columns, analysis_end, settings["intake"]["refunds"])
+        "__reason", _reason(typed_columns, failed_columns, analysis_end, settings.intake.refunds)
     )
     # identical rows among those without another fault: one is kept
     window = Window.partitionBy(F.col("__reason").isNull(), *[F.col(f"`{c}`") for c in columns]).orderBy(F.lit(1))

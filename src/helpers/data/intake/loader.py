@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.core.config import load_column_mapping, load_settings
+from helpers.core.config import Settings, default_settings, load_column_mapping
 from helpers.core.errors import UsageError
 from helpers.data.contract import CONTRACT, DataContractError, empty_frame
 from helpers.data.intake import in_duckdb, in_pandas
@@ -104,7 +104,7 @@ def _intake_path(
     path: PathLike,
     table: str,
     mapping: dict,
-    settings: dict,
+    settings: Settings,
     end: pd.Timestamp | None,
     engine: str,
     workdir: Path | None,
@@ -140,7 +140,7 @@ def load_inputs(
     service_map: PathLike | None = None,
     *,
     analysis_end: Any = None,
-    settings: dict | None = None,
+    settings: Settings | None = None,
     engine: str | None = None,
     workdir: PathLike | None = None,
 ) -> IntakeResult:
@@ -152,10 +152,10 @@ def load_inputs(
     setting intake.engine. workdir: where DuckDB leaves the accepted transactions as Parquet files (they
     stay there, see IntakeResult.write_transactions); without it they are read into pandas.
     """
-    settings = settings or load_settings()
+    settings = settings or default_settings()
     mapping = load_column_mapping(settings)
     end = _analysis_end(analysis_end)
-    engine = engine or settings["intake"].get("engine", "auto")
+    engine = engine or settings.intake.engine
     if engine not in ENGINES:
         raise UsageError(f"intake engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if isinstance(transactions, str | Path):
@@ -172,7 +172,7 @@ def validate_paths(
     *,
     table: str | None = None,
     analysis_end: Any = None,
-    settings: dict | None = None,
+    settings: Settings | None = None,
 ) -> tuple[IntakeResult | None, str]:
     """Validate files for `workbook validate PATH...`: the result (None if a file fails) and a plain-text report.
 
@@ -180,7 +180,7 @@ def validate_paths(
     """
     if table is not None and table not in CONTRACT:
         return None, f"unknown table {table!r}; use one of {', '.join(CONTRACT)}"
-    settings = settings or load_settings()
+    settings = settings or default_settings()
     mapping = load_column_mapping(settings)
     end = _analysis_end(analysis_end)
     results: list[FileResult] = []
@@ -188,7 +188,7 @@ def validate_paths(
     for path in paths:
         try:
             file_table = table or guess_table(_header(path), mapping)
-            results.append(_intake_path(path, file_table, mapping, settings, end, settings["intake"]["engine"], None))
+            results.append(_intake_path(path, file_table, mapping, settings, end, settings.intake.engine, None))
         except DataContractError as exc:
             errors.append(str(exc))
     result = _combine(results, {r.table for r in results}) if results else None
@@ -204,9 +204,9 @@ def _header(path: PathLike) -> list[str]:
         return list(read_raw(path).frame.columns)
 
 
-def _report(result: IntakeResult | None, errors: list[str], settings: dict, end: pd.Timestamp | None) -> str:
+def _report(result: IntakeResult | None, errors: list[str], settings: Settings, end: pd.Timestamp | None) -> str:
     lines = [
-        f"Intake check (refunds: {settings['intake']['refunds']}, analysis end: "
+        f"Intake check (refunds: {settings.intake.refunds}, analysis end: "
         f"{end.date().isoformat() if end is not None else 'none'})",
         "",
     ]

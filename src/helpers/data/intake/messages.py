@@ -8,12 +8,12 @@ column, its value and the raw row (REJECTED_COLUMNS, written to rejected_rows.cs
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from helpers.core import paths
+from helpers.core.config import Settings
 from helpers.data.contract import CONTRACT, DataContractError
 from helpers.data.intake.columns import as_text
 from helpers.data.intake.readers import RawTable
@@ -26,10 +26,8 @@ def empty_rejected() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in REJECTED_COLUMNS})
 
 
-def _mapping_display(settings: dict) -> str:
-    mapping_file = Path(settings.get("intake", {}).get("column_mapping", "column_mapping.yaml"))
-    if not mapping_file.is_absolute():
-        mapping_file = Path(settings.get("_dir", paths.config_dir())) / mapping_file
+def _mapping_display(settings: Settings) -> str:
+    mapping_file = settings.resolve(settings.intake.column_mapping)
     try:
         return str(mapping_file.resolve().relative_to(paths.repo_root()))
     except ValueError:
@@ -47,7 +45,7 @@ def _row_unit(raw: RawTable) -> str:
 # ---------------------------------------------------------------------------------------------- file faults
 
 
-def missing_columns_error(raw: RawTable, table: str, missing: list[str], settings: dict) -> DataContractError:
+def missing_columns_error(raw: RawTable, table: str, missing: list[str], settings: Settings) -> DataContractError:
     """A file without a required column: the columns found, its first data row, and how to map a header."""
     mapping_file = _mapping_display(settings)
     columns = list(raw.frame.columns)
