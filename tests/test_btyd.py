@@ -240,7 +240,8 @@ _BAD_HISTORIES = {
     "recency-without-repeat": (([0, 2], [1.0, 1.0], [2.0, 5.0]), "non-zero recency for 1 customer without"),
     "negative-recency": (([1, 2], [-1.0, 1.0], [2.0, 5.0]), "negative recency for 1 customer"),
     "negative-frequency": (([-1, 2], [0.0, 1.0], [2.0, 5.0]), "negative frequency for 1 customer"),
-    "zero-age": (([0, 2], [0.0, 0.0], [0.0, 5.0]), "T is not positive for 1 customer"),
+    "negative-age": (([0, 2], [0.0, 0.0], [-1.0, 5.0]), "negative T for 1 customer"),
+    "every-age-zero": (([0, 0], [0.0, 0.0], [0.0, 0.0]), "every customer has T = 0"),
     "missing": (([1, np.nan], [1.0, 1.0], [2.0, 5.0]), "must be finite"),
     "lengths": (([1, 2], [1.0], [2.0, 5.0]), "must have the same length"),
     "empty": (([], [], []), "no customers to fit"),
@@ -257,6 +258,37 @@ def test_one_input_check_gives_every_model_the_same_message(history, message):
             fit(*history)
     with pytest.raises(ValueError, match=message):
         inputs.check_purchase_history(*history)
+
+
+@pytest.mark.parametrize("name", list(PURCHASE_MODELS))
+def test_a_customer_first_seen_on_the_cut_off_day_is_an_ordinary_customer(frt, name):
+    """T = 0 (first purchase on the last day of the window, so frequency = recency = 0): every model's
+    likelihood of that history is 1, so adding such customers leaves the fit where it was, and they are
+    valued like a new customer, as by lifetimes (the reference) on the same data."""
+    x, t_x, T = frt
+    newcomers = 25
+    x0, t0, T0 = (np.concatenate([column, np.zeros(newcomers)]) for column in (x, t_x, T))
+    cls = PURCHASE_MODELS[name]
+    plain, with_new = cls().fit(x, t_x, T), cls().fit(x0, t0, T0)
+    assert with_new.log_likelihood(x0, t0, T0) == pytest.approx(plain.log_likelihood(x, t_x, T), rel=1e-9)
+    for key, value in plain.params_.items():
+        assert with_new.params_[key] == pytest.approx(value, rel=1e-3), key
+    reference = lifetimes_bridge.with_params(with_new.lifetimes_fitter, with_new.param_names, with_new.params_)
+    zero = np.zeros(1)
+    np.testing.assert_allclose(
+        with_new.probability_alive(zero, zero, zero), reference.conditional_probability_alive(zero, zero, zero)
+    )
+    np.testing.assert_allclose(
+        with_new.expected_purchases(52.0, zero, zero, zero),
+        reference.conditional_expected_number_of_purchases_up_to_time(52.0, zero, zero, zero),
+        rtol=1e-6,
+    )
+    assert with_new.expected_purchases(52.0, zero, zero, zero)[0] > 0
+
+
+def test_a_month_whose_customers_all_start_on_its_last_day_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="no purchase history to learn from yet"):
+        BetaGeo().fit([0, 0], [0.0, 0.0], [0.0, 0.0])
 
 
 _BAD_SPEND = {

@@ -41,7 +41,13 @@ def check_purchase_history(frequency: Any, recency: Any, T: Any) -> tuple[np.nda
     """frequency, recency and T as float arrays, refused with a reason when they cannot be a purchase history.
 
     Repeat purchases (frequency) are counted, never negative; recency is the age at the last purchase, so
-    between 0 and T, and 0 without repeat purchase; T (the age at the end of the observation) is positive.
+    between 0 and T, and 0 without repeat purchase; T (the age at the end of the observation) is never negative.
+
+    T = 0 is an ordinary customer: first seen on the last day of the window (the cut-off, or the end of the
+    calibration window), so frequency and recency are 0 too. Every model's likelihood of such a history is 1
+    (nothing can have happened in no time), so these customers do not move the fit, and they are valued like a
+    brand-new customer (lifetimes takes them alike). Only when *every* customer has T = 0 is there nothing to
+    learn from, and that is refused.
     """
     x, t_x, T_ = as_array(frequency), as_array(recency), as_array(T)
     if not (len(x) == len(t_x) == len(T_)):
@@ -50,6 +56,8 @@ def check_purchase_history(frequency: Any, recency: Any, T: Any) -> tuple[np.nda
         raise ValueError("no customers to fit: frequency, recency and T are empty")
     if not (np.isfinite(x).all() and np.isfinite(t_x).all() and np.isfinite(T_).all()):
         raise ValueError("frequency, recency and T must be finite (no NaN)")
+    if np.any(T_ < 0):
+        raise ValueError(f"negative T for {_customers(T_ < 0)}: the first purchase lies after the end of the observation")
     if np.any(t_x > T_):
         raise ValueError(
             f"recency is larger than T for {_customers(t_x > T_)}: the last purchase cannot come after the end "
@@ -64,8 +72,11 @@ def check_purchase_history(frequency: Any, recency: Any, T: Any) -> tuple[np.nda
         raise ValueError(f"negative recency for {_customers(t_x < 0)}: the last purchase lies before the first")
     if np.any(x < 0):
         raise ValueError(f"negative frequency for {_customers(x < 0)}: repeat purchases are counted from 0")
-    if not np.all(T_ > 0):
-        raise ValueError(f"T is not positive for {_customers(~(T_ > 0))}: every customer is observed for a while")
+    if not np.any(T_ > 0):
+        raise ValueError(
+            "every customer has T = 0 (all first seen on the last day of the window): there is no purchase history "
+            "to learn from yet; choose a later month"
+        )
     return x, t_x, T_
 
 
