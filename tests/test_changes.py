@@ -83,9 +83,20 @@ def test_charts_have_a_reading_and_sample_large_populations():
     assert drawn <= 501 and "500 von 5.000 Kunden gezeichnet" in chart.axes[0].get_title(loc="left")
 
 
-def _prepare(root, month, frame, artifact="customer_segments"):
+def _prepare(root, month, frame, artifact="customer_segments", published=True):
     processed.write_artifact(frame, month, artifact)
-    (root / "data" / "processed" / month / "run_info.json").write_text(json.dumps({"month": month}))
+    folder = root / "data" / "processed" / month
+    (folder / "run_info.json").write_text(json.dumps({"month": month}))
+    if published:
+        processed.mark_published(folder, {"run": "test"})
+
+
+def test_only_published_months_are_compared_with(workbook_root):
+    """A month prepared by hand (or half-built by a killed run) is never "last month"."""
+    _prepare(workbook_root, "2025-10", BEFORE)
+    _prepare(workbook_root, "2025-11", BEFORE.head(1), published=False)
+    _prepare(workbook_root, "2025-12", NOW, published=False)
+    assert changes.compare("2025-12").previous_month == "2025-10"
 
 
 def test_compare_uses_the_newest_earlier_month_or_says_first_month(workbook_root):

@@ -8,6 +8,8 @@ import pytest
 from helpers.core import artifacts as processed
 from helpers.core import config
 from helpers.data.inputs import resolve_inputs
+from helpers.core.errors import UsageError
+from helpers.pipeline import preparation
 from helpers.pipeline.preparation import calibration_end_for, data_currency, latest_month, prepare_month
 
 
@@ -84,3 +86,41 @@ def test_without_a_month_the_latest_complete_month_of_the_accepted_rows_is_taken
     assert latest_month(files, settings) == "2025-03"
     prepared = prepare_month(files, "", settings)
     assert prepared.month == "2025-03" and "latest complete month" in " ".join(prepared.notes)
+
+
+def test_the_default_month_is_never_later_than_the_last_complete_calendar_month():
+    """A typo row dated 2031-05-17 once made the scheduled run publish reports/2031-04/."""
+    from helpers.core import periods
+
+    assert periods.latest_complete_month("2031-05-17", today="2026-12-02") == "2026-11"
+    assert periods.latest_complete_month("2026-11-30", today="2026-11-30") == "2026-11"
+    assert periods.latest_complete_month("2026-11-29", today="2026-11-30") == "2026-10"
+    covered = preparation.DataMonths(["2025-11", "2025-12", "2031-05"], pd.Timestamp("2031-05-17"))
+    assert covered.latest_complete(today="2026-12-02") == "2025-12"
+
+
+def test_a_month_without_accepted_transactions_in_it_or_the_month_before_is_refused():
+    covered = preparation.DataMonths(["2025-01", "2025-02", "2025-06"], pd.Timestamp("2025-06-30"))
+    preparation.check_months(["2025-01", "2025-03", "2025-06", "2025-07"], covered, "t.csv")  # each has data near
+    with pytest.raises(UsageError, match=r"t.csv: no accepted transaction in 2025-04, 2025-05 or the month before; "
+                                         r"the data cover 2025-01 to 2025-06"):
+        preparation.check_months(["2025-04", "2025-05", "2025-06"], covered, "t.csv")
+
+
+def test_run_refuses_a_month_outside_the_data_before_any_notebook(workbook_root, tmp_path, capsys):
+    from helpers.pipeline import cli
+
+    transactions = tmp_path / "t.csv"
+    transactions.write_text("customer_id,date,amount\n1,2025-07-01,10\n2,2025-07-03,20\n")
+    assert cli.main(["run", "--transactions", str(transactions), "--month", "2031-04"]) == 2
+    assert "no accepted transaction in 2031-04 or the month before" in capsys.readouterr().err
+    assert not (workbook_root / "reports").exists()
+
+
+def test_preparing_a_published_month_by_hand_takes_it_out_of_the_comparisons(workbook_root, small_agency_dir):
+    files = resolve_inputs("agency", str(small_agency_dir / "transactions.csv"), "", "", "duckdb")
+    prepare_month(files, "2025-12", config.default_settings())
+    processed.mark_published(workbook_root / "data" / "processed" / "2025-12", {"run": "test"})
+    assert processed.published_months() == ["2025-12"]
+    prepare_month(files, "2025-12", config.default_settings())  # an analyst's session: no staged run
+    assert processed.published_months() == []

@@ -7,7 +7,7 @@ import os
 import nbformat
 import pytest
 
-from helpers.pipeline import runner
+from helpers.pipeline import publishing, runner
 
 
 def _notebook(path, source, parameters="month = ''"):
@@ -65,20 +65,129 @@ def test_a_failed_run_names_notebook_and_cell_and_keeps_the_previous_report(work
 
 def test_a_second_run_of_the_same_month_is_refused(workbook_root, notebooks):
     good, _ = notebooks
-    with runner.MonthLock("2025-04"):
-        with pytest.raises(runner.PipelineError, match="another run of 2025-04 is going"):
+    with publishing.MonthLock("2025-04"):
+        with pytest.raises(runner.PipelineError, match=r"another run of 2025-04 is going \(process \d+"):
             runner.run_notebooks("2025-04", {"month": "2025-04"}, notebooks=[good], log=lambda m: None)
     # released afterwards: the month runs
     runner.run_notebooks("2025-04", {"month": "2025-04"}, notebooks=[good], log=lambda m: None)
 
 
-def test_a_stale_lock_of_a_dead_process_is_taken_over(workbook_root):
-    lock = runner.MonthLock("2025-05")
+@pytest.mark.parametrize("content", ["999999999 2020-01-01T00:00:00\n", "garbage \x00\xff", f"{os.getpid()} now"])
+def test_a_lock_file_left_behind_never_blocks_whatever_it_says(workbook_root, content):
+    """Only the OS lock counts: a dead pid, garbage or a pid that is alive again (recycled) in a file left
+    by a killed run do not block the next run."""
+    lock = publishing.MonthLock("2025-05")
     lock.path.parent.mkdir(parents=True, exist_ok=True)
-    lock.path.write_text("999999999 2020-01-01T00:00:00\n")
-    with runner.MonthLock("2025-05") as taken:
-        assert taken.path.read_text().split()[0] == str(os.getpid())
-    assert not lock.path.exists()
+    lock.path.write_text(content, errors="surrogateescape")
+    lock.holder.write_text(content, errors="surrogateescape")
+    with publishing.MonthLock("2025-05"):
+        assert not publishing.MonthLock("2025-05").acquire()  # held now
+    assert publishing.MonthLock("2025-05").acquire()
+
+
+_CONTENDER = """
+import sys, time
+from helpers.pipeline import publishing
+start = float(sys.argv[1])
+while time.time() < start:
+    pass
+lock = publishing.MonthLock("2025-08")
+got = lock.acquire()
+print("got" if got else "refused", flush=True)
+time.sleep(0.5)
+"""
+
+
+def test_two_simultaneous_starts_never_both_get_the_lock(workbook_root):
+    """The stale-lock takeover raced (9 of 150 trials both runs got the lock); an OS lock cannot."""
+    import subprocess
+    import sys
+    import time
+
+    lock = publishing.MonthLock("2025-08")
+    lock.path.parent.mkdir(parents=True, exist_ok=True)
+    for trial in range(12):
+        lock.path.write_text("999999999 a dead run\n")  # the case that raced: a stale lock file present
+        start = time.time() + 1.0
+        contenders = [
+            subprocess.Popen([sys.executable, "-c", _CONTENDER, str(start)], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        outcomes = sorted(p.communicate(timeout=60)[0].strip() for p in contenders)
+        assert all(p.returncode == 0 for p in contenders), trial
+        assert outcomes == ["got", "refused"], (trial, outcomes)
+
+
+def test_a_killed_runs_leftovers_are_moved_to_failed_and_only_the_newest_failed_runs_are_kept(workbook_root, notebooks):
+    from helpers.core import paths
+
+    good, _ = notebooks
+    for stamp in ("20240101T000000", "20240102T000000", "20240103T000000"):
+        run_id = f"2025-09-{stamp}-999999"
+        (paths.report_staging_dir(run_id) / "executed").mkdir(parents=True)
+        paths.processed_staging_dir(run_id).mkdir(parents=True)
+        (paths.processed_staging_dir(run_id) / "customer_segments.parquet").write_text("half")
+    messages = []
+    runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=messages.append, keep_failed=2)
+    assert not list((workbook_root / "reports" / ".staging").iterdir())
+    assert not list((workbook_root / "data" / "processed" / ".staging").iterdir())
+    kept = sorted(p.name for p in (workbook_root / "reports" / ".failed").iterdir())
+    assert kept == ["2025-09-20240102T000000-999999", "2025-09-20240103T000000-999999"]
+    assert (workbook_root / "reports" / ".failed" / kept[-1] / "processed" / "calibration_holdout.parquet").exists()
+    assert sum("left 2025-09-" in m for m in messages) == 3
+
+
+def test_a_staging_folder_of_a_run_still_going_is_left_alone(workbook_root):
+    from helpers.core import paths
+
+    run_id = "2025-10-20240101T000000-1"
+    paths.report_staging_dir(run_id).mkdir(parents=True)
+    with publishing.MonthLock("2025-10"):
+        assert publishing.clean_leftovers(5) == []
+    assert paths.report_staging_dir(run_id).exists()
+    assert publishing.clean_leftovers(5)[0].name == run_id
+
+
+def test_a_failed_publish_names_the_fix_keeps_the_build_and_the_published_month(workbook_root, notebooks, monkeypatch):
+    """A read-only reports/ (simulated: tests may run as root, who may write anyway) at the moment of publishing."""
+    from pathlib import Path
+
+    good, _ = notebooks
+    runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=lambda m: None)
+    published = workbook_root / "reports" / "2025-03" / "run.log"
+    before = published.read_text()
+    processed_before = sorted(p.name for p in (workbook_root / "data" / "processed" / "2025-03").iterdir())
+    real_rename = Path.rename
+
+    def refuse_the_report(self, target):
+        if ".staging" in str(self) and Path(target) == workbook_root / "reports" / "2025-03":
+            raise PermissionError(13, "Permission denied", str(target))
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse_the_report)
+    with pytest.raises(runner.PipelineError, match="could not publish 2025-03: Permission denied") as raised:
+        runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=lambda m: None)
+    monkeypatch.undo()
+    assert "kept in" in str(raised.value) and "writable" in str(raised.value)
+    assert published.read_text() == before  # the report, and the processed files with it, as they were
+    assert sorted(p.name for p in (workbook_root / "data" / "processed" / "2025-03").iterdir()) == processed_before
+    assert len(list((workbook_root / "reports" / ".failed").glob("2025-03-*/executed"))) == 1
+    assert not list((workbook_root / "reports" / ".staging").iterdir())
+
+
+def test_an_unwritable_reports_folder_is_named_before_any_notebook_runs(workbook_root, notebooks, monkeypatch):
+    good, _ = notebooks
+    reports = workbook_root / "reports"
+    reports.mkdir()
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    from pathlib import Path
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    with pytest.raises(runner.PipelineError, match=r"reports is not writable \(Permission denied\).*chmod"):
+        runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=lambda m: None)
 
 
 def test_notebooks_are_listed_in_name_order(tmp_path):
@@ -129,15 +238,68 @@ def test_a_run_stopped_by_sigterm_cleans_up(workbook_root, tmp_path):
     )
     transactions = tmp_path / "t.csv"
     transactions.write_text("customer_id,date,amount\n1,2025-07-01,10\n")
-    process = subprocess.Popen([sys.executable, "-c", script, str(transactions)], env=dict(os.environ))
-    lock = workbook_root / "reports" / ".locks" / "2025-07.lock"
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(transactions)], env=dict(os.environ), stdout=subprocess.PIPE, text=True
+    )
+    holder = workbook_root / "reports" / ".locks" / "2025-07.holder"
     deadline = time.time() + 60
-    while not lock.exists() and time.time() < deadline:
+    while not holder.exists() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(3)  # the notebook is running
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) != 0
-    assert not lock.exists()
+    printed = process.communicate(timeout=60)[0]
+    assert process.returncode != 0
+    assert publishing.MonthLock("2025-07").acquire()  # released
+    assert "run 2025-07 stopped by SIGTERM during 00_slow: nothing was published" in printed
+    assert "the notebooks run so far are in" in printed and ".failed" in printed
     assert not (workbook_root / "reports" / "2025-07").exists()
     assert list((workbook_root / "reports" / ".failed").glob("2025-07-*"))
     assert not list((workbook_root / "reports" / ".staging").glob("2025-07-*"))
+
+
+def test_a_run_killed_with_sigkill_damages_nothing(workbook_root, tmp_path):
+    """Killed during its last notebook, a rerun on half the customers once left its half-built processed
+    files in data/processed/<month>/ and the next month reported them as "new". The build is staged now:
+    the published files stay those of the published report, and the next start moves the leftovers away."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+
+    from helpers.core import artifacts, paths
+
+    folder = tmp_path / "nbs4"
+    folder.mkdir()
+    writer = _notebook(
+        folder / "00_write.ipynb",
+        "import pandas as pd\nfrom helpers.core import artifacts\n"
+        "artifacts.write_artifact(pd.DataFrame({'customer_id': [str(i) for i in range(rows)]}), month, 'calibration_holdout')",
+        parameters="month = ''\nrows = 0",
+    )
+    runner.run_notebooks("2025-09", {"month": "2025-09", "rows": 286}, notebooks=[writer], log=lambda m: None)
+    assert len(artifacts.read_artifact("2025-09", "calibration_holdout")) == 286
+    _notebook(folder / "05_report.ipynb", "import time\ntime.sleep(60)")
+    script = (
+        "import sys; from pathlib import Path; from helpers.pipeline import runner\n"
+        f"notebooks = [Path({str(writer)!r}), Path({str(folder / '05_report.ipynb')!r})]\n"
+        "runner.run_notebooks('2025-09', {'month': '2025-09', 'rows': 150}, notebooks=notebooks)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ), stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    for line in process.stdout:
+        if "05_report ..." in line or time.time() > deadline:
+            break
+    time.sleep(2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    # the published month is the good one, files and report alike
+    assert len(artifacts.read_artifact("2025-09", "calibration_holdout")) == 286
+    assert artifacts.published_months() == ["2025-09"]
+    staged = list((workbook_root / "data" / "processed" / ".staging").iterdir())
+    assert len(staged) == 1 and len(pd.read_parquet(staged[0] / "calibration_holdout.parquet")) == 150
+    # the next start (any month) moves the killed run's build to .failed
+    runner.run_notebooks("2025-10", {"month": "2025-10", "rows": 5}, notebooks=[writer], log=lambda m: None)
+    assert not list((workbook_root / "data" / "processed" / ".staging").iterdir())
+    assert (paths.reports_dir() / ".failed" / staged[0].name / "processed" / "calibration_holdout.parquet").exists()

@@ -5,7 +5,9 @@ One place for the names, so that a notebook's inputs and outputs are stated once
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,10 @@ ARTIFACTS = {
 }
 REJECTED_ROWS = "rejected_rows.csv"
 RUN_INFO = "run_info.json"
+#: written by the monthly run when it publishes the month with its report: months without it were prepared
+#: by hand (or are being built) and are never compared with
+PUBLISHED = "published.json"
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def artifact_path(month: str, name: str) -> Path:
@@ -80,12 +86,36 @@ def read_run_info(month: str) -> dict:
     return json.loads(source.read_text(encoding="utf-8")) if source.exists() else {}
 
 
-def prepared_months() -> list[str]:
-    """Months whose data preparation finished (they have run_info.json), oldest first."""
-    root = paths.project_root() / "data" / "processed"
+def mark_published(folder: Path, info: dict) -> Path:
+    """Mark a month's processed files as published with its report (helpers.pipeline.publishing)."""
+    target = folder / PUBLISHED
+    stamp = {"published_at": dt.datetime.now().isoformat(timespec="seconds"), **info}
+    target.write_text(json.dumps(stamp, indent=2, default=str), encoding="utf-8")
+    return target
+
+
+def unmark_published(month: str) -> None:
+    """Preparing a month by hand rewrites its files in place: they no longer belong to the published report."""
+    if paths.staged_run() is None:
+        (paths.published_processed_dir(month) / PUBLISHED).unlink(missing_ok=True)
+
+
+def month_folders() -> list[Path]:
+    """The month folders in data/processed/ (published or prepared by hand), oldest first."""
+    root = paths.processed_root()
     if not root.exists():
         return []
-    return sorted(p.parent.name for p in root.glob("*/" + RUN_INFO))
+    return sorted(p for p in root.iterdir() if p.is_dir() and _MONTH.match(p.name))
+
+
+def published_months() -> list[str]:
+    """Months published by a monthly run together with their report, oldest first."""
+    return [p.name for p in month_folders() if (p / PUBLISHED).exists()]
+
+
+def prepared_months() -> list[str]:
+    """Months whose data preparation finished (they have run_info.json), oldest first."""
+    return [p.name for p in month_folders() if (p / RUN_INFO).exists()]
 
 
 def resolve_prepared_month(month: str | None) -> str:

@@ -26,16 +26,26 @@ def month_start(month: str) -> pd.Timestamp:
     return parse_month(month).start_time
 
 
+def last_complete_calendar_month(today=None) -> str:
+    """The newest month that is over by `today` (default: now): the month itself on its last day."""
+    today = (pd.Timestamp.now() if today is None else pd.Timestamp(today)).normalize()
+    period = today.to_period("M")
+    return str(period) if today == period.end_time.normalize() else str(period - 1)
+
+
 def latest_complete_month(last_date, today=None) -> str:
     """The last month that is both over and in the data: the month of `last_date` when that month has
     ended by `today` (default: now) or the data reach its last day; otherwise the month before, since
-    a month still under way is not complete (a run on the 15th reports on last month)."""
+    a month still under way is not complete (a run on the 15th reports on last month). Never later than
+    the last complete calendar month, whatever date a typo put in the data."""
     last_day = pd.Timestamp(last_date).normalize()
     period = last_day.to_period("M")
     today = pd.Timestamp.now() if today is None else pd.Timestamp(today)
     if last_day == period.end_time.normalize() or today.normalize() > period.end_time.normalize():
-        return str(period)
-    return str(period - 1)
+        month = str(period)
+    else:
+        month = str(period - 1)
+    return min(month, last_complete_calendar_month(today))
 
 
 def shift_month(month: str, months: int) -> str:

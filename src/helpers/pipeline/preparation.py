@@ -49,8 +49,26 @@ def data_currency(transactions: transaction_queries.Source, default: str, source
     return named[0] if named else default
 
 
-def latest_month(files: InputFiles, settings: Settings, engine: str = "duckdb") -> str:
-    """The latest complete month in the transactions (their rows checked, as in a run, to find the last day)."""
+@dataclass(frozen=True)
+class DataMonths:
+    """The calendar months (YYYY-MM) that hold an accepted transaction, oldest first, and the last day."""
+
+    months: list[str]
+    last_date: pd.Timestamp | None
+
+    def latest_complete(self, today=None) -> str:
+        """The latest complete month of the data: never one still under way, never later than the last
+        complete calendar month (whatever date a typo put in the data): the newest data month up to there."""
+        if self.last_date is None:
+            raise UsageError("no transaction is accepted, so there is no month to analyse")
+        newest = periods.latest_complete_month(self.last_date, today)
+        earlier = [m for m in self.months if m <= newest]
+        return earlier[-1] if earlier else newest
+
+
+def data_months(files: InputFiles, settings: Settings, engine: str = "duckdb") -> DataMonths:
+    """Which months the accepted transactions cover (the rows checked as in a run, so a rejected row, e.g.
+    one dated in the future, never makes a month)."""
     if engine == "spark" and is_remote_source(files.transactions):
         from pyspark.sql import functions as F
 
@@ -59,11 +77,36 @@ def latest_month(files: InputFiles, settings: Settings, engine: str = "duckdb") 
         accepted, _ = warehouse_intake.check_table(
             str(files.transactions), load_column_mapping(settings), settings, None
         )
-        return resolve_month("", accepted.agg(F.max("date")).collect()[0][0])
+        rows = accepted.select(F.date_format("date", "yyyy-MM").alias("month")).distinct().collect()
+        last = accepted.agg(F.max("date")).collect()[0][0]
+        return DataMonths(sorted(row["month"] for row in rows), pd.Timestamp(last) if last is not None else None)
     with tempfile.TemporaryDirectory(prefix="workbook-month-") as work:
         intake = load_inputs(files.transactions, settings=settings, workdir=work)
-        last = transaction_queries.overview(intake.write_transactions(Path(work) / "all.parquet"))["last_date"]
-    return resolve_month("", last)
+        accepted = intake.write_transactions(Path(work) / "all.parquet")
+        table = transaction_queries.revenue_by_month(accepted)
+        last = transaction_queries.overview(accepted)["last_date"]
+    months = [str(month) for month, rows in table["rows"].items() if rows > 0]
+    return DataMonths(months, pd.Timestamp(last) if months else None)
+
+
+def latest_month(files: InputFiles, settings: Settings, engine: str = "duckdb") -> str:
+    """The latest complete month in the accepted transactions (see DataMonths.latest_complete)."""
+    return data_months(files, settings, engine).latest_complete()
+
+
+def check_months(requested: list[str], covered: DataMonths, source) -> None:
+    """Refuse a month with no accepted transaction in it or in the month before: its report would show
+    every customer gone (a typo month, or one outside the data)."""
+    months = covered.months
+    present = set(months)
+    empty = [m for m in requested if m not in present and periods.shift_month(m, -1) not in present]
+    if empty:
+        covered = f"{months[0]} to {months[-1]}" if months else "no month"
+        raise UsageError(
+            f"{source}: no accepted transaction in {', '.join(empty)} or the month before; the data cover "
+            f"{covered}. Choose a month within the data (e.g. --month {months[-1] if months else 'YYYY-MM'}), "
+            f"or check the dates in the file (`workbook validate` lists rejected rows)"
+        )
 
 
 def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Timestamp | None:
@@ -88,6 +131,7 @@ def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str
     cutoff = periods.month_end(month)
     folder = paths.processed_dir(month)
     folder.mkdir(parents=True, exist_ok=True)
+    processed.unmark_published(month)
     target = processed.artifact_path(month, "transactions")
     if engine == "spark" and is_remote_source(files.transactions):
         from helpers.data.intake import in_spark as warehouse_intake

@@ -2,16 +2,17 @@
 reports/<YYYY-MM>/ (the stakeholder report, each notebook's HTML without code, the executed notebooks,
 the CRM export, key figures and the run log), then refresh reports/index.html.
 
-A month is built in a staging folder and moved into place only when every notebook succeeded, so a failed
-run never destroys the previous good report; the failed run's notebooks are kept under
-reports/.failed/ for debugging. One run per month at a time (a lock file).
+A month is built out of sight (processed files and report alike, see helpers.pipeline.publishing) and
+published at once only when every notebook succeeded, so a failed, stopped or killed run never damages the
+previous good month; the failed run's build is kept under reports/.failed/ for debugging. One run per month
+at a time (an OS file lock).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -24,12 +25,9 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from helpers.core import config, paths
-from helpers.core.errors import WorkbookError
+from helpers.pipeline import publishing
+from helpers.pipeline.publishing import PipelineError
 from helpers.reporting import report_index
-
-
-class PipelineError(WorkbookError, RuntimeError):
-    """A run that did not publish; the message says which notebook and cell, and where its output is."""
 
 
 @dataclass
@@ -69,46 +67,6 @@ def export_html(executed: Path, target: Path) -> Path:
     return target
 
 
-class MonthLock:
-    """Refuse a second run of the same month while one is going (an O_EXCL lock file with the pid)."""
-
-    def __init__(self, month: str):
-        self.path = paths.reports_dir() / ".locks" / f"{month}.lock"
-        self.month = month
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder = self.path.read_text(encoding="utf-8").strip() if self.path.exists() else "?"
-            pid = int(holder.split()[0]) if holder.split() and holder.split()[0].isdigit() else None
-            if pid is not None and not _process_alive(pid):
-                # the run that held it died without cleaning up: take the lock over
-                self.path.unlink(missing_ok=True)
-                return self.__enter__()
-            raise PipelineError(
-                f"another run of {self.month} is going ({self.path}: {holder}); wait for it to finish, "
-                f"or delete the lock file if no run is going"
-            ) from None
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(f"{os.getpid()} {dt.datetime.now().isoformat(timespec='seconds')}\n")
-        return self
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _html_target(staging: Path, notebook_name: str) -> Path:
     """The stakeholder report (a notebook named NN_report) becomes report.html; the analysis notebooks
     go to notebooks/ for analysts."""
@@ -117,28 +75,28 @@ def _html_target(staging: Path, notebook_name: str) -> Path:
     return staging / "notebooks" / f"{notebook_name}.html"
 
 
-def _collect_exports(month: str, staging: Path) -> list[str]:
-    """Copy what the notebooks left for this month (the CRM export) into the staged month."""
-    source = paths.export_dir(month)
+def _collect_exports(build: publishing.Build) -> list[str]:
+    """Move what the notebooks left for this month (the CRM export) into the staged month."""
+    source = build.report / ".exports"
     if not source.is_dir():
         return []
-    copied = []
+    moved = []
     for item in sorted(source.iterdir()):
         if item.is_file():
-            shutil.copy2(item, staging / item.name)
-            copied.append(item.name)
-    return copied
+            item.rename(build.report / item.name)
+            moved.append(item.name)
+    shutil.rmtree(source, ignore_errors=True)
+    return moved
 
 
-def _publish(staging: Path, target: Path) -> None:
-    """Swap the staged month into place; the old one is removed only after the new one is there."""
-    previous = None
-    if target.exists():
-        previous = target.with_name(f".old-{target.name}-{os.getpid()}")
-        target.rename(previous)
-    staging.rename(target)
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
+def _stop_reason(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        code = error.code if isinstance(error.code, int) else 0
+        name = signal.Signals(code - 128).name if 128 < code < 128 + 65 else f"exit {code}"
+        return f"stopped by {name}"
+    if isinstance(error, KeyboardInterrupt):
+        return "stopped by Ctrl-C (SIGINT)"
+    return "failed"
 
 
 def run_notebooks(
@@ -146,77 +104,98 @@ def run_notebooks(
     parameters: dict,
     notebooks: list[Path] | None = None,
     log: Callable[[str], None] = print,
+    keep_failed: int | None = None,
 ) -> RunResult:
-    """Execute the notebooks for `month` with `parameters` (each notebook gets the ones it declares)."""
+    """Execute the notebooks for `month` with `parameters` (each notebook gets the ones it declares), build
+    the month in staging folders and publish report and processed files together (helpers.pipeline.publishing).
+    ``keep_failed``: failed runs kept in reports/.failed/ (default: the setting run.keep_failed_runs)."""
     notebooks = notebooks if notebooks is not None else list_notebooks()
     if not notebooks:
         raise PipelineError(f"no notebooks named NN_*.ipynb in {paths.notebooks_dir()}")
+    settings = config.load_settings(parameters.get("config_path") or None)
+    keep_failed = settings.run.keep_failed_runs if keep_failed is None else keep_failed
     reports = paths.reports_dir()
-    target = reports / month
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    staging = reports / ".staging" / f"{month}-{stamp}-{os.getpid()}"
-    result = RunResult(month=month, report_dir=target)
+    publishing.check_writable(reports, paths.processed_root())
+    result = RunResult(month=month, report_dir=reports / month)
 
-    with MonthLock(month):
-        # exports are rebuilt by this run's notebooks; none may linger from an earlier run
-        shutil.rmtree(paths.export_dir(month), ignore_errors=True)
-        staging.mkdir(parents=True)
-        log_file = (staging / "run.log").open("w", encoding="utf-8")
+    with publishing.MonthLock(month):
+        for leftover in publishing.clean_leftovers(keep_failed):
+            log(f"a run stopped before it could finish left {leftover.name}: moved to {leftover.parent}")
+        build = publishing.Build.start(month)
+        log_file = (build.report / "run.log").open("w", encoding="utf-8")
 
         def say(message: str) -> None:
             log(message)
-            log_file.write(f"{dt.datetime.now().isoformat(timespec='seconds')} {message}\n")
-            log_file.flush()
+            if not log_file.closed:
+                log_file.write(f"{dt.datetime.now().isoformat(timespec='seconds')} {message}\n")
+                log_file.flush()
 
         say(f"run {month}: {len(notebooks)} notebooks, parameters {parameters}")
-        failed = reports / ".failed" / f"{month}-{stamp}"
+        failed = publishing.failed_dir() / build.run_id
+        current = "the start"
+        published = False
         try:
-            for position, notebook in enumerate(notebooks, start=1):
-                name = notebook.stem
-                accepted = notebook_parameters(notebook)
-                given = {k: v for k, v in parameters.items() if k in accepted}
-                executed = staging / "executed" / notebook.name
-                executed.parent.mkdir(parents=True, exist_ok=True)
-                say(f"[{position}/{len(notebooks)}] {name} ...")
-                started = time.perf_counter()
-                try:
-                    papermill.execute_notebook(
-                        str(notebook),
-                        str(executed),
-                        parameters=given,
-                        kernel_name="python3",
-                        cwd=str(notebook.parent),
-                        progress_bar=sys.stderr.isatty(),
-                    )
-                except PapermillExecutionError as error:
-                    say(
-                        f"FAILED {name}, cell {error.exec_count} (index {error.cell_index}): "
-                        f"{error.ename}: {error.evalue}"
-                    )
-                    raise PipelineError(
-                        f"notebook {notebook.name} failed in cell {error.exec_count}: {error.ename}: "
-                        f"{error.evalue}\nThe executed notebook is kept in {failed / 'executed' / notebook.name}; "
-                        f"the published report of {month} (if any) is unchanged."
-                    ) from error
-                elapsed = time.perf_counter() - started
-                export_html(executed, _html_target(staging, name))
-                result.notebooks.append(name)
-                result.seconds[name] = elapsed
-                say(f"[{position}/{len(notebooks)}] {name} done in {elapsed:.1f} s")
-            settings = config.load_settings(parameters.get("config_path") or None)
-            report_index.write_key_figures(month, staging, settings)
-            copied = _collect_exports(month, staging)
-            if copied:
-                say(f"exports: {', '.join(copied)}")
-            say(f"publishing {target}")
+            with build.staged():
+                for position, notebook in enumerate(notebooks, start=1):
+                    name = current = notebook.stem
+                    accepted = notebook_parameters(notebook)
+                    given = {k: v for k, v in parameters.items() if k in accepted}
+                    executed = build.report / "executed" / notebook.name
+                    executed.parent.mkdir(parents=True, exist_ok=True)
+                    say(f"[{position}/{len(notebooks)}] {name} ...")
+                    started = time.perf_counter()
+                    try:
+                        papermill.execute_notebook(
+                            str(notebook),
+                            str(executed),
+                            parameters=given,
+                            kernel_name="python3",
+                            cwd=str(notebook.parent),
+                            progress_bar=sys.stderr.isatty(),
+                        )
+                    except PapermillExecutionError as error:
+                        say(
+                            f"FAILED {name}, cell {error.exec_count} (index {error.cell_index}): "
+                            f"{error.ename}: {error.evalue}"
+                        )
+                        raise PipelineError(
+                            f"notebook {notebook.name} failed in cell {error.exec_count}: {error.ename}: "
+                            f"{error.evalue}\nThe executed notebook is kept in "
+                            f"{failed / 'executed' / notebook.name}; the published report of {month} (if any) "
+                            f"is unchanged."
+                        ) from error
+                    elapsed = time.perf_counter() - started
+                    export_html(executed, _html_target(build.report, name))
+                    result.notebooks.append(name)
+                    result.seconds[name] = elapsed
+                    say(f"[{position}/{len(notebooks)}] {name} done in {elapsed:.1f} s")
+                current = "the key figures"
+                report_index.write_key_figures(month, build.report, settings)
+                moved = _collect_exports(build)
+                if moved:
+                    say(f"exports: {', '.join(moved)}")
+            current = "publishing"
+            say(f"publishing {result.report_dir} and {paths.published_processed_dir(month)}")
             log_file.close()
-            _publish(staging, target)
+            try:
+                build.publish()
+            except OSError as error:
+                raise PipelineError(
+                    f"could not publish {month}: {error.strerror or error} ({error.filename}). The published "
+                    f"month is unchanged; this run's build is kept in {failed}. Check that {reports} and "
+                    f"{paths.processed_root()} are writable, then run again."
+                ) from None
+            published = True
             report_index.build_index(reports, language=parameters.get("language", "en"))
-        except BaseException:
-            # keep what the failed run made for debugging, outside the published tree
+        except BaseException as error:
             log_file.close()
-            if staging.exists():
-                failed.parent.mkdir(parents=True, exist_ok=True)
-                staging.rename(failed)
+            if published:
+                raise  # the month is out; only the index failed
+            kept = build.keep_as_failed()
+            publishing.prune_failed(max(keep_failed, 1))
+            if not isinstance(error, Exception):  # SystemExit (SIGTERM, see cli) or KeyboardInterrupt
+                where = f"the notebooks run so far are in {kept / 'executed'}" if kept else "nothing was kept"
+                log(f"run {month} {_stop_reason(error)} during {current}: nothing was published, the "
+                    f"published month is unchanged; {where}")
             raise
     return result

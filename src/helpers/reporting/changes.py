@@ -1,14 +1,14 @@
 """What changed since last month: who moved between quadrants of the potential matrix and between RFM
 segments, who is new and who is gone, who needs attention now, and where the largest opportunities are.
 
-The previous month is the newest earlier month in data/processed/ that holds the same artifact
-(``customer_segments.parquet``, or ``rfm.parquet`` while the potential matrix is not there yet). In the first
-month there is nothing to compare with, and :class:`Comparison` says so (``previous is None``).
+The previous month is the newest earlier *published* month in data/processed/ that holds the same artifact
+(``customer_segments.parquet``, or ``rfm.parquet`` while the potential matrix is not there yet): a month
+prepared by hand, or one a killed run left half-built, is never compared with. In the first month there is
+nothing to compare with, and :class:`Comparison` says so (``previous is None``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,19 +25,15 @@ from helpers.reporting.plots.common import new_figure
 
 AT_RISK = "At Risk"
 BASES = {"customer_segments": "quadrant", "rfm": "rfm_segment"}
-_MONTH_DIR = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 # --------------------------------------------------------------------------------------------------
 # which months
 # --------------------------------------------------------------------------------------------------
 def months_with(artifact: str) -> list[str]:
-    """Months in data/processed/ that hold ``artifact``, oldest first."""
-    root = paths.project_root() / "data" / "processed"
-    if not root.exists():
-        return []
+    """Published months in data/processed/ that hold ``artifact``, oldest first."""
     file_name = processed.ARTIFACTS[artifact]
-    return sorted(p.name for p in root.iterdir() if _MONTH_DIR.match(p.name) and (p / file_name).exists())
+    return [m for m in processed.published_months() if (paths.published_processed_dir(m) / file_name).exists()]
 
 
 def previous_month(month: str, artifact: str = "customer_segments", max_gap_months: int = 12) -> str | None:
