@@ -9,6 +9,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from helpers.core import config
+from helpers.core.errors import UsageError
 from helpers.reporting.plots import clusters as cluster_charts
 from helpers.segmentation import cluster_features, cluster_naming, cluster_views, clustering
 
@@ -101,6 +102,20 @@ def test_user_fixed_k_is_kept_and_the_table_still_measured():
     assert "set by the user" in result.choice.reason and "k=3" in result.choice.reason
     configured = clustering.cluster_customers(rfm, settings=config.settings_with({"clustering": {"k": 2, "resamples": 2}}))
     assert configured.k == 2
+
+
+def test_a_k_that_leaves_clusters_too_small_to_describe_is_refused():
+    """clustering.k: 10000 once became 299 clusters for 300 customers, called "very stable", and was published."""
+    rfm, _ = three_groups()
+    customers = len(rfm)
+    largest = customers // clustering.MIN_CUSTOMERS_PER_CLUSTER
+    with pytest.raises(UsageError, match=rf"clustering.k = 10000 .* too large for {customers:,} customers.*"
+                                         rf"Choose k between 2 and {largest}, or 0 / null"):
+        clustering.cluster_customers(rfm, settings=config.settings_with({"clustering": {"k": 10000}}))
+    assert clustering.cluster_customers(rfm, settings=SETTINGS, k=largest).k == largest
+    # the automatic range keeps the same floor without a word: k_max is simply not reached
+    small = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 0.0], [0.0, 10.0]]), 3, axis=0)
+    assert clustering.choose_k(small, 2, 8).table["k"].max() == 12 // clustering.MIN_CUSTOMERS_PER_CLUSTER
 
 
 def test_k_range_is_capped_by_distinct_customers():

@@ -48,6 +48,9 @@ STABILITY_FRACTION = 0.8
 PLOT_SAMPLE = 3000
 
 N_INIT = 10
+#: A cluster is described by its profile (means, shares, a name and an action): fewer customers than this
+#: per cluster on average describe single customers, not a group, so a larger k is refused.
+MIN_CUSTOMERS_PER_CLUSTER = 5
 
 
 # --------------------------------------------------------------------------------------------------
@@ -178,8 +181,15 @@ def choose_k(
     distinct = len(np.unique(matrix, axis=0))
     if distinct < 3:
         raise ValueError(f"clustering needs at least 3 distinct customers, got {distinct}")
-    upper = min(k_max, distinct - 1)
-    ks = sorted(set(range(min(k_min, upper), upper + 1)) | ({min(fixed_k, distinct - 1)} if fixed_k else set()))
+    largest = max(2, min(distinct - 1, len(matrix) // MIN_CUSTOMERS_PER_CLUSTER))
+    if fixed_k and fixed_k > largest:
+        raise UsageError(
+            f"clustering.k = {fixed_k} (or notebook 03's k) is too large for {len(matrix):,} customers "
+            f"({distinct:,} distinct): clusters of fewer than {MIN_CUSTOMERS_PER_CLUSTER} customers describe "
+            f"single customers, not groups. Choose k between 2 and {largest}, or 0 / null to choose it automatically"
+        )
+    upper = min(k_max, largest)
+    ks = sorted(set(range(min(k_min, upper), upper + 1)) | ({fixed_k} if fixed_k else set()))
     rows = sample_rows(len(matrix), sample_size, random_state)
     models = dict(zip(ks, fit_kmeans_each([(matrix, k, random_state) for k in ks]), strict=True))
     silhouettes = silhouette_scores(matrix[rows], [models[k].labels_[rows] for k in ks])
@@ -197,7 +207,7 @@ def choose_k(
     table = pd.DataFrame(records)
     best_ch = int(table.loc[table["calinski_harabasz"].idxmax(), "k"])
     if fixed_k:
-        k = min(fixed_k, distinct - 1)
+        k = fixed_k
         row = table.set_index("k").loc[k]
         best_sil = int(table.loc[table["silhouette"].idxmax(), "k"])
         reason = (
