@@ -68,3 +68,32 @@ def test_notebooks_run_with_their_defaults_under_nbval(tmp_path, small_agency_di
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert " passed" in completed.stdout
     assert (tmp_path / "data" / "processed" / "2025-12" / "customer_summary.parquet").exists()
+
+
+def test_a_backfill_of_consecutive_months_publishes_each_and_compares_with_the_one_before(
+    workbook_root, small_agency_dir, capsys
+):
+    """The README's backfill once published its first month and stopped (T = 0 in the next). Each month
+    is published with its processed files, and each report compares with the month before it."""
+    arguments = [
+        "run", "--from", "2025-10", "--to", "2025-12",
+        "--transactions", str(small_agency_dir / "transactions.csv"),
+        "--accounts", str(small_agency_dir / "accounts.csv"),
+        "--service-map", str(small_agency_dir / "service_map.csv"),
+    ]
+    assert cli.main(arguments) == 0
+    months = ["2025-10", "2025-11", "2025-12"]
+    assert processed.published_months() == months
+    for month in months:
+        report = workbook_root / "reports" / month
+        assert (report / "report.html").exists() and (report / "customer_segments.csv").exists(), month
+        assert processed.read_run_info(month)["cutoff"] == str(pd.Period(month, freq="M").end_time.date())
+    import json
+
+    for before, month in zip(months, months[1:]):
+        figures = json.loads((workbook_root / "reports" / month / "key_figures.json").read_text())
+        assert figures["month"] == month
+        html = (workbook_root / "reports" / month / "report.html").read_text()
+        assert f"Compared with {pd.Period(before, freq='M').strftime('%B %Y')}" in html, month
+    assert not list((workbook_root / "reports" / ".staging").iterdir())
+    assert not list((workbook_root / "data" / "processed" / ".staging").iterdir())
