@@ -95,3 +95,50 @@ def test_the_command_line_names_a_settings_mistake_and_exits_2(tmp_path, capsys)
     error = capsys.readouterr().err
     assert "unknown key 'cltv.horizon_month'; did you mean 'horizon_months'?" in error
     assert "Traceback" not in error
+
+
+def test_the_intake_limits_are_typed_and_checked():
+    import datetime as dt
+
+    intake = config.load_settings().intake
+    assert (intake.max_amount, intake.min_date, intake.max_field_length) == (1e9, dt.date(1990, 1, 1), 200)
+    assert config.settings_with({"intake": {"min_date": "1997-01-01"}}).intake.min_date == dt.date(1997, 1, 1)
+    for changes, key in [({"max_amount": 0}, "max_amount"), ({"max_amount": "1e9"}, "max_amount"),
+                         ({"min_date": "01.01.1990"}, "min_date"), ({"min_date": "1200-01-01"}, "min_date"),
+                         ({"max_field_length": 0}, "max_field_length"), ({"max_field_length": 2.5}, "max_field_length")]:
+        with pytest.raises(config.ConfigError, match=f"intake.{key}"):
+            config.settings_with({"intake": changes})
+
+
+def test_a_section_that_is_not_a_mapping_is_named(tmp_path):
+    path = write(tmp_path, "intake: quarantine\n")
+    with pytest.raises(config.ConfigError, match=r"'intake' must be a mapping of keys to values \(refunds, "):
+        config.load_settings(path)
+
+
+def test_a_minimal_settings_file_in_another_folder_uses_the_shipped_files(tmp_path, monkeypatch, capsys):
+    """--config /elsewhere/settings.yaml with only `cltv: {horizon_months: 9}`: the column mapping and the
+    RFM segments it does not name are the shipped ones, from any working directory."""
+    elsewhere = tmp_path / "x"
+    elsewhere.mkdir()
+    path = elsewhere / "settings.yaml"
+    path.write_text("cltv: {horizon_months: 9}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = config.load_settings(path)
+    shipped = config.shipped_settings_file().parent
+    assert settings.cltv.horizon_months == 9 and settings.source == path
+    assert settings.resolve(settings.intake.column_mapping) == shipped / "column_mapping.yaml"
+    assert settings.resolve(settings.rfm.segments_file) == shipped / "rfm_segments.yaml"
+    assert config.load_column_mapping(settings)["transactions"]["Kundennummer"] == "customer_id"
+    data = tmp_path / "t.csv"
+    data.write_text("Kundennummer;Rechnungsdatum;Betrag\n1;05.01.2024;10,00\n", encoding="utf-8")
+    assert cli.main(["validate", str(data), "--config", str(path)]) == 0
+    assert "Total: read 1 = accepted 1 + rejected 0" in capsys.readouterr().out
+
+    # a file the user's settings name is looked for next to them, and a missing one is named
+    (elsewhere / "mine.yaml").write_text("transactions:\n  Kdnr: customer_id\n", encoding="utf-8")
+    path.write_text("intake: {column_mapping: mine.yaml}\n", encoding="utf-8")
+    assert config.load_column_mapping(config.load_settings(path)) == {"transactions": {"Kdnr": "customer_id"}}
+    path.write_text("intake: {column_mapping: missing.yaml}\n", encoding="utf-8")
+    with pytest.raises(config.ConfigError, match=r"intake.column_mapping names .*x/missing.yaml, which does not"):
+        config.load_column_mapping(config.load_settings(path))

@@ -358,9 +358,16 @@ def test_analysis_end_as_period_means_its_last_day(settings_for):
     assert END in result.transactions["date"].tolist()
 
 
-def test_account_row_faults(settings_for):
+def known_customers(tmp_path, *ids: str) -> Path:
+    """A transactions file with one purchase of each customer (accounts are checked against them)."""
+    path = tmp_path / "known_customers.csv"
+    path.write_text("customer_id,date,amount\n" + "".join(f"{i},2024-01-05,10\n" for i in ids), encoding="utf-8")
+    return path
+
+
+def test_account_row_faults(tmp_path, settings_for):
     result = load_inputs(
-        CORPUS / "utf8_bom_transactions.csv",
+        known_customers(tmp_path, "B1", "B2", "B3"),
         accounts=CORPUS / "accounts_duplicates.csv",
         settings=settings_for(),
     )
@@ -379,7 +386,7 @@ def test_account_row_faults(settings_for):
 def test_a_rejected_first_row_does_not_make_the_next_one_a_duplicate(tmp_path, settings_for):
     path = tmp_path / "acc.csv"
     path.write_text("customer_id,employees\nX,many\nX,5\n", encoding="utf-8")
-    result = load_inputs(CORPUS / "utf8_bom_transactions.csv", accounts=path, settings=settings_for())
+    result = load_inputs(known_customers(tmp_path, "X"), accounts=path, settings=settings_for())
     assert reasons(result) == {"unparseable_employees": [2]}
     assert result.accounts["employees"].tolist() == [5]
 
@@ -397,16 +404,17 @@ def test_rejected_rows_file(tmp_path, settings_for):
 
 def test_validate_paths_guesses_tables_and_reports(settings_for):
     result, report = validate_paths(
-        [CORPUS / "row_faults.csv", CORPUS / "de_accounts_cp1252.csv", CORPUS / "service_map.csv"],
+        [CORPUS / "row_faults.csv", CORPUS / "de_transactions_cp1252.csv", CORPUS / "de_accounts_cp1252.csv",
+         CORPUS / "service_map.csv"],
         analysis_end=END,
         settings=settings_for(),
     )
     assert result is not None
-    assert result.counts["table"].tolist() == ["transactions", "accounts", "service_map"]
+    assert result.counts["table"].tolist() == ["transactions", "transactions", "accounts", "service_map"]
     assert_balanced(result)
     assert "unparseable_date" in report and "row_faults.csv line 4" in report and "'32.01.2024'" in report
     assert "Ignored columns" in report and "Bemerkung" in report and "Notiz" in report
-    assert "Total: read 16 = accepted 9 + rejected 7" in report
+    assert "Total: read 20 = accepted 13 + rejected 7" in report
     assert report.rstrip().endswith("OK")
 
 

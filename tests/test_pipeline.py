@@ -90,7 +90,7 @@ def test_a_backfill_of_consecutive_months_publishes_each_and_compares_with_the_o
         assert processed.read_run_info(month)["cutoff"] == str(pd.Period(month, freq="M").end_time.date())
     import json
 
-    for before, month in zip(months, months[1:]):
+    for before, month in zip(months, months[1:], strict=False):
         figures = json.loads((workbook_root / "reports" / month / "key_figures.json").read_text())
         assert figures["month"] == month
         html = (workbook_root / "reports" / month / "report.html").read_text()

@@ -7,8 +7,8 @@ import pytest
 
 from helpers.core import artifacts as processed
 from helpers.core import config
-from helpers.data.inputs import resolve_inputs
 from helpers.core.errors import UsageError
+from helpers.data.inputs import resolve_inputs
 from helpers.pipeline import preparation
 from helpers.pipeline.preparation import calibration_end_for, data_currency, latest_month, prepare_month
 

@@ -133,7 +133,7 @@ def test_a_killed_runs_leftovers_are_moved_to_failed_and_only_the_newest_failed_
     assert not list((workbook_root / "data" / "processed" / ".staging").iterdir())
     kept = sorted(p.name for p in (workbook_root / "reports" / ".failed").iterdir())
     assert kept == ["2025-09-20240102T000000-999999", "2025-09-20240103T000000-999999"]
-    assert (workbook_root / "reports" / ".failed" / kept[-1] / "processed" / "calibration_holdout.parquet").exists()
+    assert (workbook_root / "reports" / ".failed" / kept[-1] / "processed" / "customer_segments.parquet").exists()
     assert sum("left 2025-09-" in m for m in messages) == 3
 
 

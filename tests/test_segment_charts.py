@@ -54,9 +54,13 @@ def test_abc_cutoffs_default_and_checks():
             settings_with({"abc": {"cutoffs": bad}})
 
 
-def test_segment_rules_path_is_relative_to_the_settings_file(tmp_path):
+def test_segment_rules_path_is_relative_to_the_settings_file_that_names_it(tmp_path):
+    """A file the user's settings do not name is the shipped one (a minimal settings file works anywhere)."""
+    from helpers.core import paths
+
     (tmp_path / "settings.yaml").write_text("currency: EUR\n", encoding="utf-8")
-    assert rfm.segment_rules_path(load_settings(tmp_path / "settings.yaml")) == tmp_path / "rfm_segments.yaml"
+    shipped = paths.config_dir() / "rfm_segments.yaml"
+    assert rfm.segment_rules_path(load_settings(tmp_path / "settings.yaml")) == shipped
     (tmp_path / "settings.yaml").write_text("rfm:\n  segments_file: mine.yaml\n", encoding="utf-8")
     assert rfm.segment_rules_path(load_settings(tmp_path / "settings.yaml")) == tmp_path / "mine.yaml"
     assert rfm.segment_rules_path(settings_with({"rfm": {"segments_file": "/abs/x.yaml"}})) == Path("/abs/x.yaml")

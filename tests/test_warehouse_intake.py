@@ -133,3 +133,58 @@ def test_a_table_name_needs_the_spark_engine():
         resolve_inputs("agency", "sales.transactions", "", "")
     assert resolve_inputs("agency", "s3a://bucket/sales/", "", "", engine="spark").transactions == "s3a://bucket/sales/"
     assert is_remote_source("sales.transactions") and not is_remote_source("data/x.parquet")
+
+
+def test_spark_applies_the_intake_limits_like_duckdb(spark, tmp_path):
+    """Issue 11's limits in a table: dates after today and before intake.min_date, amounts and costs beyond
+    intake.max_amount, text beyond intake.max_field_length; the same reasons and columns as DuckDB on the
+    same rows; accounts of customers without an accepted transaction are rejected once merged."""
+    from helpers.data.intake import in_spark as warehouse_intake
+
+    today = pd.Timestamp("2024-06-15")
+    long = "x" * 201
+    rows = pd.DataFrame({
+        "customer_id": ["C1", "C2", "C3", "C4", "C5", long, "C7", "C8", "C9", "C10", "C11"],
+        "date": pd.to_datetime(["2024-01-05", "2024-06-16", "1900-01-01", "2024-01-05", "2024-01-05",
+                                "2024-01-05", "2024-01-05", "2024-01-05", "2024-06-15", "1990-01-01", "2024-06-15"]),
+        "amount": [10.0, 10.0, 10.0, 1e308, -np.inf, 10.0, 10.0, 1e9, 10.0, 10.0, 10.0],
+        "cost": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2e9, 1.0, 1.0, 1.0, 1.0],
+        "category": ["a", "a", "a", "a", "a", "a", "a", "a", long, "a", "a"],
+    })
+    settings = load_settings()
+    spark.createDataFrame(rows).createOrReplaceTempView("limits_rows")
+    accepted, by_spark = warehouse_intake.check_table(
+        "limits_rows", load_column_mapping(settings), settings, pd.Timestamp("2024-05-31"), spark, today=today
+    )
+    path = tmp_path / "limits_rows.parquet"
+    rows.to_parquet(path, index=False)
+    by_duckdb = load_inputs(path, analysis_end=pd.Timestamp("2024-05-31"), settings=settings, today=today)
+    assert by_duckdb.engines[str(path)] == "duckdb"
+    expected = {"date_in_future": 1, "date_too_early": 1, "amount_too_large": 1, "unparseable_amount": 1,
+                "field_too_long": 2, "cost_too_large": 1, "after_analysis_month": 1}
+    assert _reason_counts(by_spark) == _reason_counts(by_duckdb) == expected
+    by_reason = {r: sorted(g["column"]) for r, g in by_spark.rejected.groupby("reason")}
+    listed = by_duckdb.rejected[by_duckdb.rejected["reason"] != "after_analysis_month"]  # Spark only counts those
+    assert by_reason == {r: sorted(g["column"]) for r, g in listed.groupby("reason")}
+    assert by_reason["field_too_long"] == ["category", "customer_id"]
+    assert sorted(accepted.toPandas()["customer_id"]) == sorted(by_duckdb.transactions["customer_id"]) == [
+        "C1", "C10", "C8"]
+    assert by_spark.known_customers is None and sorted(by_spark.customer_ids()) == ["C1", "C10", "C8"]
+
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("customer_id,name\nC1,Alpha\nC2,Later\nC99,Ghost\n", encoding="utf-8")
+    merged = by_spark.merged(load_inputs([], accounts, settings=settings, today=today))
+    assert merged.accounts["customer_id"].tolist() == ["C1"]
+    unknown = merged.rejected[merged.rejected["reason"] == "unknown_customer"]
+    assert unknown["value"].tolist() == ["C2", "C99"]
+    assert (merged.counts["read"] == merged.counts["accepted"] + merged.counts["rejected"]).all()
+
+
+def test_a_table_with_two_columns_for_one_contract_column_is_an_error(spark, settings):
+    from helpers.data.intake import in_spark as warehouse_intake
+
+    frame = pd.DataFrame({"customer_id": ["C1"], "kunde": ["C2"], "date": [pd.Timestamp("2024-01-05")],
+                          "amount": [1.0]})
+    spark.createDataFrame(frame).createOrReplaceTempView("two_ids")
+    with pytest.raises(DataContractError, match=r"transactions table two_ids: columns 'customer_id' and 'kunde' both"):
+        warehouse_intake.check_table("two_ids", load_column_mapping(settings), settings, END, spark)

@@ -10,6 +10,7 @@ Modules read `settings.cltv.horizon_months`; each section checks its own values 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import difflib
 import functools
 from collections.abc import Mapping
@@ -87,7 +88,11 @@ def check_keys(given: Mapping, defaults: Mapping, source: Path, where: str = "")
         if key not in defaults:
             known = [str(k) for k in defaults]
             raise ConfigError(f"{source}: unknown key '{dotted}'; {_suggestion(str(key), known)}")
-        if isinstance(value, Mapping) and isinstance(defaults[key], Mapping):
+        if isinstance(defaults[key], Mapping) and not isinstance(value, Mapping):
+            inner = ", ".join(str(k) for k in defaults[key])
+            raise ConfigError(f"{source}: '{dotted}' must be a mapping of keys to values ({inner}), got {value!r}; "
+                              f"write the keys it changes under it, or remove it")
+        if isinstance(value, Mapping):
             check_keys(value, defaults[key], source, dotted)
 
 
@@ -178,17 +183,41 @@ class _Check:
 # --------------------------------------------------------------------------------------------------
 # the sections
 # --------------------------------------------------------------------------------------------------
+# the days pandas can hold (datetime64[ns]): a limit outside them could never be met
+_FIRST_DAY, _LAST_DAY = dt.date(1678, 1, 1), dt.date(2262, 4, 11)
+
+
 @dataclass(frozen=True)
 class IntakeSettings:
     refunds: str
     column_mapping: str
     engine: str
+    max_amount: float
+    min_date: dt.date
+    max_field_length: int
 
     @classmethod
     def build(cls, values: Mapping, check: _Check) -> IntakeSettings:
         return cls(refunds=check.choice(values, "refunds", ("net", "quarantine")),
                    column_mapping=str(values["column_mapping"]),
-                   engine=check.choice(values, "engine", ("auto", "pandas")))
+                   engine=check.choice(values, "engine", ("auto", "pandas")),
+                   max_amount=check.number(values, "max_amount", low=0, low_open=True, hint=" (e.g. 1000000000)"),
+                   min_date=_day(values, "min_date", check),
+                   max_field_length=int(check.whole(values, "max_field_length", minimum=1)))
+
+
+def _day(values: Mapping, key: str, check: _Check) -> dt.date:
+    """A calendar day written as yyyy-mm-dd (YAML reads it as a date; a quoted one is text)."""
+    value = values[key]
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value.strip())
+        except ValueError:  # e.g. 2024-02-30: named below
+            pass
+    if not isinstance(day, dt.date) or not _FIRST_DAY <= day <= _LAST_DAY:
+        raise check.fail(key, f"must be a day yyyy-mm-dd between {_FIRST_DAY} and {_LAST_DAY}, got {value!r}")
+    return day
 
 
 @dataclass(frozen=True)
@@ -333,10 +362,19 @@ class QualificationSettings:
                    size_bands=check.edges(values, "size_bands"))
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    keep_failed_runs: int
+
+    @classmethod
+    def build(cls, values: Mapping, check: _Check) -> RunSettings:
+        return cls(keep_failed_runs=int(check.whole(values, "keep_failed_runs", minimum=1)))
+
+
 SECTIONS: dict[str, type] = {
     "intake": IntakeSettings, "summary": SummarySettings, "rfm": RfmSettings, "abc": AbcSettings,
     "cltv": CltvSettings, "clustering": ClusteringSettings, "potential": PotentialSettings,
-    "qualification": QualificationSettings,
+    "qualification": QualificationSettings, "run": RunSettings,
 }
 
 
@@ -354,11 +392,13 @@ class Settings:
     clustering: ClusteringSettings
     potential: PotentialSettings
     qualification: QualificationSettings
+    run: RunSettings
     source: Path = field(compare=False)
     values: Mapping[str, Any] = field(repr=False, compare=False)
 
     def resolve(self, name: str | Path) -> Path:
-        """A file named in the settings: absolute as it is, else next to the settings file."""
+        """A file named in the settings: absolute as it is, else next to the settings file. (A file that a
+        user's settings file does not name is the shipped default, made absolute by `load_settings`.)"""
         path = Path(name)
         return path if path.is_absolute() else self.source.parent / path
 
@@ -392,13 +432,24 @@ def _defaults() -> Mapping[str, Any]:
     return _frozen(read_yaml(shipped_settings_file()))
 
 
+# settings that name another file: a relative name is relative to the folder of the file that names it
+FILE_KEYS = (("intake", "column_mapping"), ("rfm", "segments_file"))
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Settings from `path` (default: the shipped config/settings.yaml) over the shipped defaults."""
+    """Settings from `path` (default: the shipped config/settings.yaml) over the shipped defaults.
+
+    A file named in `path` (e.g. `intake.column_mapping: my_mapping.yaml`) is looked for next to `path`; a
+    file that `path` does not name is the shipped one, in the shipped config folder, wherever `path` is."""
     settings_path = Path(path) if path else shipped_settings_file()
     defaults = _plain(_defaults())
     given = read_yaml(settings_path)
     check_keys(given, defaults, settings_path)
-    return build_settings(merge(defaults, given), settings_path)
+    values = merge(defaults, given)
+    for section, key in FILE_KEYS:
+        if key not in given.get(section, {}):
+            values[section][key] = str(shipped_settings_file().parent / defaults[section][key])
+    return build_settings(values, settings_path)
 
 
 @functools.cache
@@ -412,19 +463,35 @@ def settings_with(changes: Mapping[str, Any] | None = None, **top_level: Any) ->
     return default_settings().with_changes(changes, **top_level)
 
 
-def load_column_mapping(settings: Settings | None = None) -> dict[str, dict[str, str]]:
+class ColumnMapping(dict):
+    """table -> {user's column: contract column}; `source`: its file (checked in helpers.data.intake.columns)."""
+
+    source: Path | str = "config/column_mapping.yaml"
+
+
+def load_column_mapping(settings: Settings | None = None) -> ColumnMapping:
     """The per-table mapping of user column names to contract names (config/column_mapping.yaml)."""
     settings = settings or default_settings()
     mapping_file = settings.resolve(settings.intake.column_mapping)
-    mapping = read_yaml(mapping_file)
+    if not mapping_file.is_file():
+        raise ConfigError(
+            f"{settings.source}: intake.column_mapping names {mapping_file}, which does not exist; fix the name "
+            f"(a relative name is relative to the folder of {settings.source.name}) or remove the key to use the "
+            f"shipped mapping"
+        )
+    mapping = {table: columns or {} for table, columns in read_yaml(mapping_file).items()}
     for table, columns in mapping.items():
         if not isinstance(columns, dict):
             raise ConfigError(f"{mapping_file}: '{table}' must map column names to contract names")
-    return {table: {str(k): str(v) for k, v in cols.items()} for table, cols in mapping.items()}
+    result = ColumnMapping(
+        {str(table): {str(k): str(v).strip() for k, v in cols.items()} for table, cols in mapping.items()}
+    )
+    result.source = mapping_file
+    return result
 
 
 __all__ = [
-    "AbcSettings", "CltvSettings", "ClusteringSettings", "ConfigError", "IntakeSettings", "PotentialSettings",
-    "QualificationSettings", "RfmSettings", "Settings", "SummarySettings", "build_settings", "check_keys",
+    "AbcSettings", "CltvSettings", "ClusteringSettings", "ColumnMapping", "ConfigError", "IntakeSettings",
+    "PotentialSettings", "QualificationSettings", "RfmSettings", "Settings", "SummarySettings", "build_settings", "check_keys",
     "default_settings", "load_column_mapping", "load_settings", "merge", "read_yaml", "settings_with",
 ]

@@ -35,8 +35,13 @@ def _run(args: argparse.Namespace) -> int:
     elif args.month:
         months = [inputs.resolve_month(args.month, None)]
     else:
-        months = [preparation.latest_month(files, settings, args.engine)]
+        months = []
+    # which months the accepted rows cover, before any notebook runs: a month outside them is refused
+    covered = preparation.data_months(files, settings, args.engine)
+    if not months:
+        months = [covered.latest_complete()]
         print(f"no --month given: using the latest complete month in the data, {months[0]}")
+    preparation.check_months(months, covered, files.transactions)
     for month in months:
         parameters = {
             "month": month,
@@ -56,6 +61,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """Exit 0 only when every file was read and each of them has an accepted row; 1 otherwise (the report
+    says which file and why); 2 for a mistake in the settings or the column mapping."""
     from helpers.core import config
     from helpers.data.intake import loader as intake
 
@@ -63,7 +70,8 @@ def _validate(args: argparse.Namespace) -> int:
     analysis_end = periods.month_end(args.month) if args.month else None
     result, report = intake.validate_paths(args.paths, table=args.table, analysis_end=analysis_end, settings=settings)
     print(report)
-    return 0 if result is not None else 1
+    usable = result is not None and not result.counts.empty and bool((result.counts["accepted"] > 0).all())
+    return 0 if usable else 1
 
 
 def _sample_data(args: argparse.Namespace) -> int:

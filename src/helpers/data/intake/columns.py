@@ -10,6 +10,8 @@ methods and `to_datetime` with explicit formats).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -41,10 +43,12 @@ MAX_DATE = pd.Timestamp("2262-04-10")
 
 @dataclass
 class ColumnMatch:
-    """Contract column -> the file's column, and the file's columns that are ignored."""
+    """Contract column -> the file's column, the file's columns that are ignored, and the contract columns
+    that several of the file's columns map to (`conflicts`: contract column -> those columns)."""
 
     columns: dict[str, str]
     ignored: list[str] = field(default_factory=list)
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -55,36 +59,134 @@ def normalize_name(name: object) -> str:
     return str(name).replace("\ufeff", "").strip().casefold()
 
 
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(known)}"
+
+
+def _mapping_error(source: str, message: str, fix: str, column: str | None = None) -> DataContractError:
+    return DataContractError(f"{source}: {message}\nFix: {fix}.", file=source, column=column, fix=fix)
+
+
+def check_mapping(mapping: Mapping[str, Mapping[str, str]] | None) -> None:
+    """The column mapping against the contract: tables and targets that exist (a typo gets a suggestion),
+    no contract column mapped onto another, no header given twice with different targets. The errors
+    name the mapping file, the table and the key."""
+    source = str(getattr(mapping, "source", MAPPING_FILE_HINT))
+    for table, columns in (mapping or {}).items():
+        if table not in CONTRACT:
+            raise _mapping_error(
+                source, f"'{table}:' is not a table of the data contract; {_did_you_mean(str(table), CONTRACT)}",
+                f"name the section after one of the tables: {', '.join(CONTRACT)}",
+            )
+        spec = CONTRACT[table]
+        seen: dict[str, tuple[str, str]] = {}
+        for user_name, contract_name in (columns or {}).items():
+            where = f"under '{table}:', '{user_name}' is mapped to '{contract_name}'"
+            if contract_name not in spec.column_names:
+                hint = _did_you_mean(str(contract_name), spec.column_names)
+                raise _mapping_error(
+                    source, f"{where}, which is not a column of the {table} contract; {hint}",
+                    f"map '{user_name}' to one of: {', '.join(spec.column_names)}", str(user_name),
+                )
+            key = normalize_name(user_name)
+            own = next((c for c in spec.column_names if normalize_name(c) == key), None)
+            if own is not None and own != contract_name:
+                raise _mapping_error(
+                    source, f"{where}, but '{own}' is itself a column of the {table} contract (a file's "
+                    f"'{own}' column is always read as {own}); a contract column cannot be mapped onto another",
+                    f"remove the line (a contract name needs no entry); if your export's '{user_name}' column "
+                    f"holds the {contract_name}, rename that header in the export", str(user_name),
+                )
+            if key in seen and seen[key][1] != contract_name:
+                first, target = seen[key]
+                raise _mapping_error(
+                    source, f"under '{table}:', '{first}: {target}' and '{user_name}: {contract_name}' name "
+                    f"the same header (case and spaces do not matter) with different targets",
+                    "keep one of the two lines", str(user_name),
+                )
+            seen.setdefault(key, (str(user_name), str(contract_name)))
+
+
 def match_columns(
-    columns: Iterable[str], table: str, mapping: Mapping[str, Mapping[str, str]] | None
+    columns: Iterable[str],
+    table: str,
+    mapping: Mapping[str, Mapping[str, str]] | None,
+    *,
+    file: str | None = None,
+    what: str = "file",
 ) -> ColumnMatch:
     """Map the file's columns onto the contract of `table` (contract names, then the user's mapping).
 
-    When two columns of the file map to the same contract column, the first one (left to right) is used
-    and the other is ignored.
+    When several columns of the file map to the same contract column (`customer_id` and `Kunde`, or
+    `Kundennummer` and `Kunde`, or a header written twice), a DataContractError names the `file` (`what`:
+    "file", or "table" for a table Spark reads), the columns and the fix; without `file` (guessing a
+    file's table) the first one is taken and `conflicts` lists them.
     """
+    check_mapping(mapping)
+    columns = list(columns)
     spec = CONTRACT[table]
     lookup = {normalize_name(c): c for c in spec.column_names}
+    via: dict[str, str] = {}  # normalised header -> the mapping's key for it
     for user_name, contract_name in (mapping or {}).get(table, {}).items():
-        if contract_name not in spec.column_names:
-            fix = f"map '{user_name}' to one of: {', '.join(spec.column_names)}"
-            raise DataContractError(
-                f"{MAPPING_FILE_HINT}: under '{table}:', '{user_name}' is mapped to '{contract_name}', "
-                f"which is not a column of the {table} contract.\nFix: {fix}.",
-                file=MAPPING_FILE_HINT,
-                column=str(user_name),
-                fix=fix,
-            )
-        lookup.setdefault(normalize_name(user_name), contract_name)
+        if normalize_name(user_name) not in lookup:
+            lookup[normalize_name(user_name)] = contract_name
+            via[normalize_name(user_name)] = str(user_name)
+    names = set(columns)
     found: dict[str, str] = {}
     ignored: list[str] = []
+    sources: dict[str, list[str]] = {}
     for column in columns:
         target = lookup.get(normalize_name(column))
+        repeat = re.fullmatch(r"(.*)\.[0-9]+", str(column))  # 'amount.1': the reader's name of a repeated header
+        if target is None and repeat and repeat.group(1) in names:
+            target = lookup.get(normalize_name(repeat.group(1)))
+            if target is not None:
+                sources.setdefault(target, []).append(column)
+            ignored.append(column)
+            continue
+        if target is not None:
+            sources.setdefault(target, []).append(column)
         if target is None or target in found:
             ignored.append(column)
         else:
             found[target] = column
-    return ColumnMatch(found, ignored)
+    conflicts = {target: cols for target, cols in sources.items() if len(cols) > 1}
+    if conflicts and file is not None:
+        raise _conflict_error(f"{table} {what} {file}", file, table, conflicts, via, mapping)
+    return ColumnMatch(found, ignored, conflicts)
+
+
+def _conflict_error(
+    named: str, file: str, table: str, conflicts: dict[str, list[str]], via: dict[str, str], mapping
+) -> DataContractError:
+    target, columns = next(iter(conflicts.items()))
+    source = str(getattr(mapping, "source", MAPPING_FILE_HINT))
+
+    def how(column: str) -> str:
+        key = normalize_name(column)
+        if key in via:
+            return f"'{column}' through the line `{via[key]}: {target}`"
+        if normalize_name(column) == normalize_name(target):
+            return f"'{column}' by its name"
+        return f"'{column}' (the header written again)"
+
+    lines = [f"`{via[normalize_name(c)]}: {target}`" for c in columns if normalize_name(c) in via]
+    fix = "remove all but one of these columns from the file"
+    if lines:
+        fix += (f", or delete the line {' or '.join(lines)} under '{table}:' in {source} (that column is then "
+                f"ignored), or map it to the contract column it really holds")
+    quoted = " and ".join(f"'{c}'" for c in columns)
+    both = "both" if len(columns) == 2 else "all"
+    return DataContractError(
+        f"{named}: columns {quoted} {both} map to the contract column '{target}' "
+        f"({'; '.join(how(c) for c in columns)}); only one column can be read as {target}, and none is "
+        f"chosen silently.\nFix: {fix}.",
+        file=file,
+        column=target,
+        fix=fix,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -255,11 +357,14 @@ def parse_int(
     return out.round().astype("Int64"), bad | fraction
 
 
-def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_date(values: pd.Series, *, bounded: bool = False) -> tuple[pd.Series, pd.Series]:
     """Days (datetime64[ns] at midnight) and the mask of non-blank values that are no valid date.
 
     Accepted: yyyy-mm-dd (optionally with a time), dd.mm.yyyy (optionally with a time), yyyymmdd and
-    native dates / datetimes (Parquet, Excel). The time of day is dropped.
+    native dates / datetimes (Parquet, Excel). The time of day is dropped. Days that datetime64[ns] cannot
+    hold (before MIN_DATE, after MAX_DATE) are unparseable, unless `bounded` (a column checked against
+    intake.min_date and today, which lie inside): then they become MIN_DATE or MAX_DATE, so that the row
+    is set aside as too early or in the future, as Spark, which holds such days, sets it aside.
     """
     blank = is_blank(values)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -295,8 +400,11 @@ def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         if time_part:
             day = day.str.replace(time_part, "", regex=True)
         parsed.loc[match] = pd.to_datetime(day, format=fmt, errors="coerce").astype("datetime64[us]")
-    in_range = (parsed >= MIN_DATE) & (parsed <= MAX_DATE)
-    parsed = parsed.where(in_range).dt.floor("D").astype("datetime64[ns]")
+    if bounded:
+        parsed = parsed.clip(MIN_DATE, MAX_DATE)
+    else:
+        parsed = parsed.where((parsed >= MIN_DATE) & (parsed <= MAX_DATE))
+    parsed = parsed.dt.floor("D").astype("datetime64[ns]")
     bad = ~blank & parsed.isna()
     return parsed, bad
 
@@ -318,15 +426,17 @@ def parse_enum(values: pd.Series) -> pd.Series:
     return text.astype("str")
 
 
-def _on_uniques(values: pd.Series, kind: str, decimal: str) -> tuple[pd.Series, pd.Series | None]:
+def _on_uniques(values: pd.Series, kind: str, decimal: str, bounded: bool) -> tuple[pd.Series, pd.Series | None]:
     """Parse each distinct text once (dates and amounts repeat a lot) and spread the result to the rows."""
     if not isinstance(values.dtype, pd.StringDtype) or len(values) < 1000:
-        return parse_kind(values, kind, decimal)
+        return parse_kind(values, kind, decimal, bounded=bounded)
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     if len(uniques) > len(values) // 2:
-        return parse_kind(values, kind, decimal)
+        return parse_kind(values, kind, decimal, bounded=bounded)
     rows_per_value = np.bincount(codes, minlength=len(uniques))
-    parsed, bad = parse_kind(pd.Series(uniques, dtype=values.dtype), kind, decimal, weights=rows_per_value)
+    parsed, bad = parse_kind(
+        pd.Series(uniques, dtype=values.dtype), kind, decimal, weights=rows_per_value, bounded=bounded
+    )
     parsed = pd.Series(
         parsed.to_numpy()[codes]
         if not isinstance(parsed.dtype, pd.api.extensions.ExtensionDtype)
@@ -339,15 +449,18 @@ def _on_uniques(values: pd.Series, kind: str, decimal: str) -> tuple[pd.Series, 
     return parsed, bad
 
 
-def parse_column(values: pd.Series, kind: str, decimal: str = ".") -> tuple[pd.Series, pd.Series | None]:
-    """Typed values of one contract column and the mask of unparseable values (None for text kinds)."""
+def parse_column(
+    values: pd.Series, kind: str, decimal: str = ".", *, bounded: bool = False
+) -> tuple[pd.Series, pd.Series | None]:
+    """Typed values of one contract column and the mask of unparseable values (None for text kinds);
+    `bounded`: the contract's ColumnSpec.bounded (see `parse_date`)."""
     if kind in ("float", "int", "percent", "date", "bool", "enum"):
-        return _on_uniques(values, kind, decimal)
+        return _on_uniques(values, kind, decimal, bounded)
     return parse_kind(values, kind, decimal)
 
 
 def parse_kind(
-    values: pd.Series, kind: str, decimal: str = ".", *, weights: np.ndarray | None = None
+    values: pd.Series, kind: str, decimal: str = ".", *, weights: np.ndarray | None = None, bounded: bool = False
 ) -> tuple[pd.Series, pd.Series | None]:
     """Like `parse_column`, for values that may be a column's distinct values with `weights` rows each
     (only numbers use them: their decimal separator is voted by rows)."""
@@ -364,7 +477,7 @@ def parse_kind(
     if kind == "percent":
         return parse_percent(values, decimal, weights=weights)
     if kind == "date":
-        return parse_date(values)
+        return parse_date(values, bounded=bounded)
     if kind == "bool":
         return parse_bool(values)
     raise ValueError(f"unknown column kind {kind!r}")

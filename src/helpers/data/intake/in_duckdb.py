@@ -27,16 +27,16 @@ import pyarrow.parquet as pq
 
 from helpers.core import duck
 from helpers.core.config import Settings
-from helpers.data.contract import CONTRACT, ROW_KEY, row_checks
-from helpers.data.intake.columns import (
-    DATE_ISO,
-    MAX_DATE,
-    MIN_DATE,
-    column_decimal,
-    match_columns,
-    number_votes,
-    parse_kind,
-    parse_number,
+from helpers.data.contract import CONTRACT, ROW_KEY, RowLimits
+from helpers.data.intake.columns import match_columns
+from helpers.data.intake.duckdb_sql import (
+    SUPPORTED_TYPES,
+    NotForEngine,
+    blank_sql,
+    literal,
+    quote,
+    reason_conditions,
+    typed_column,
 )
 from helpers.data.intake.messages import missing_columns_error, rejected_rows
 from helpers.data.intake.readers import RawTable, clean_header, file_type, sniff_delimiter, unique_names
@@ -51,19 +51,6 @@ PY_WHITESPACE = (  # every character c with c.isspace() (a test checks it agains
 )
 _HEAD_BYTES = 64 * 1024
 _NO_NULL = "\x01"  # CSV null string that never occurs: empty fields stay '' as in pandas (keep_default_na=False)
-_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
-_FLOAT_TYPES = ("FLOAT", "DOUBLE")
-_DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
-_SUPPORTED_TYPES = ("VARCHAR", "BOOLEAN", *_INTEGER_TYPES, *_FLOAT_TYPES, *_DATE_TYPES)
-# plain decimal numbers: the same value whatever the column's decimal separator ('1.234' is not plain)
-_PLAIN_NUMBER = r"[+-]?[0-9]*\.?[0-9]+"
-_THOUSANDS_GROUP = r"[+-]?[0-9]{1,3}\.[0-9]{3}"
-
-
-class NotForEngine(Exception):
-    """A file the engine cannot read exactly as the pandas intake would; the message says why."""
-
-
 class _NotUtf8(NotForEngine):
     """A text file that is not UTF-8: it may be read from a UTF-8 copy (see `_utf8_copy`)."""
 
@@ -78,14 +65,6 @@ class _Source:
     decimal: str
     row_number: str  # SQL of the row's number as a user sees it (CSV: line; Parquet: row)
     blank_rows: int = 0
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -172,12 +151,12 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, folder: Path) -> _Sour
 def _read_csv_table(con: duckdb.DuckDBPyConnection, path: Path, readable: Path) -> _Source:
     delimiter, header = _csv_header(readable)
     idents = [f"c{i}" for i in range(len(header))]
-    columns = "{" + ", ".join(f"{_literal(i)}: 'VARCHAR'" for i in idents) + "}"
+    columns = "{" + ", ".join(f"{literal(i)}: 'VARCHAR'" for i in idents) + "}"
     try:
         con.execute(
-            f"CREATE TABLE raw AS SELECT * FROM read_csv({_literal(str(readable))}, delim={_literal(delimiter)}, "
+            f"CREATE TABLE raw AS SELECT * FROM read_csv({literal(str(readable))}, delim={literal(delimiter)}, "
             f"quote='\"', escape='\"', header=true, auto_detect=false, columns={columns}, null_padding=true, "
-            f"nullstr={_literal(_NO_NULL)}, strict_mode=true)"
+            f"nullstr={literal(_NO_NULL)}, strict_mode=true)"
         )
     except duckdb.Error as exc:  # ragged rows, stray quotes, invalid UTF-8: pandas reads or explains them
         if "not utf-8 encoded" in str(exc):
@@ -204,16 +183,16 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
     except Exception as exc:  # broken files get the pandas reader's message
         raise NotForEngine(f"not a readable Parquet file ({exc})") from exc
     index_columns = _index_columns(schema)
-    described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(str(path))})").fetchall()
+    described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(str(path))})").fetchall()
     kept = [(name, kind) for name, kind, *_ in described if name not in index_columns]
-    unsupported = [f"{name} ({kind})" for name, kind in kept if kind.split("(")[0] not in (*_SUPPORTED_TYPES, "DECIMAL")]
+    unsupported = [f"{name} ({kind})" for name, kind in kept if kind.split("(")[0] not in (*SUPPORTED_TYPES, "DECIMAL")]
     if unsupported:
         raise NotForEngine(f"column types the engine path does not convert: {', '.join(unsupported)}")
     idents = [f"c{i}" for i in range(len(kept))]
-    select = ", ".join(f"{_quote(name)} AS {ident}" for (name, _), ident in zip(kept, idents, strict=True))
+    select = ", ".join(f"{quote(name)} AS {ident}" for (name, _), ident in zip(kept, idents, strict=True))
     con.execute(
         f"CREATE TABLE raw AS SELECT {select}, file_row_number + 1 AS {ROW} "
-        f"FROM read_parquet({_literal(str(path))}, file_row_number=true)"
+        f"FROM read_parquet({literal(str(path))}, file_row_number=true)"
     )
     names = [clean_header(n) for n in unique_names([str(name) for name, _ in kept])]
     return _Source(path, "parquet", names, idents, [kind for _, kind in kept], ".", ROW)
@@ -224,144 +203,32 @@ def _define_macros(con: duckdb.DuckDBPyConnection) -> None:
     # with a visible ASCII character (nearly all) are taken as they are
     con.execute(
         "CREATE MACRO py_strip(s) AS CASE WHEN s[1] > ' ' AND s[1] < chr(127) AND s[-1] > ' ' AND s[-1] < chr(127) "
-        f"THEN s ELSE trim(s, {_literal(PY_WHITESPACE)}) END"
+        f"THEN s ELSE trim(s, {literal(PY_WHITESPACE)}) END"
     )
-
-
-def _blank(ident: str, kind: str) -> str:
-    if kind == "VARCHAR":
-        return f"({ident} IS NULL OR py_strip({ident}) = '')"
-    if kind in _FLOAT_TYPES:
-        return f"({ident} IS NULL OR isnan({ident}))"
-    return f"({ident} IS NULL)"
 
 
 def _drop_blank_rows(con: duckdb.DuckDBPyConnection, source: _Source) -> None:
     """Rows with no value at all are skipped and not counted as read, as in the pandas reader."""
-    all_blank = " AND ".join(_blank(i, k) for i, k in zip(source.idents, source.types, strict=True))
+    all_blank = " AND ".join(blank_sql(i, k) for i, k in zip(source.idents, source.types, strict=True))
     source.blank_rows = con.execute(f"SELECT count(*) FROM raw WHERE {all_blank}").fetchone()[0]
     if source.blank_rows:
         con.execute(f"DELETE FROM raw WHERE {all_blank}")
 
 
-# ---------------------------------------------------------------------------------------------- parsing
-
-
-def _register_mapping(con, name: str, raw: pd.Series, values: pd.Series, bad: pd.Series | None) -> None:
-    mapping = pd.DataFrame(
-        {
-            "raw": raw.reset_index(drop=True),
-            "value": values.reset_index(drop=True),
-            "bad": (bad.reset_index(drop=True) if bad is not None else pd.Series(False, index=range(len(raw)))).astype(bool),
-        }
-    )
-    con.register(f"{name}_frame", mapping)
-    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_frame")
-    con.unregister(f"{name}_frame")
-
-
-def _distinct(con, ident: str, where: str = "true") -> pd.DataFrame:
-    frame = con.execute(
-        f"SELECT {ident} AS raw, count(*) AS rows FROM raw WHERE {ident} IS NOT NULL AND {where} GROUP BY {ident}"
-    ).df()
-    frame["raw"] = frame["raw"].astype("str")
-    return frame
-
-
-def _typed_column(con, column, ident: str, kind: str, decimal: str) -> tuple[str, str | None, str | None]:
-    """SQL of one contract column's typed value, of its parse failure (None: cannot fail), and the mapping
-    table to join (None: no join). Raises NotForEngine for a source type the path does not convert."""
-    base = kind.split("(")[0]
-    name = f"map_{column.name}"
-    blank = _blank(f"raw.{ident}", kind)
-    if column.kind in ("id", "text"):
-        if base == "VARCHAR":
-            return f"NULLIF(py_strip(raw.{ident}), '')", None, None
-        if base in _INTEGER_TYPES:
-            return f"CAST(raw.{ident} AS VARCHAR)", None, None
-    elif column.kind == "upper" and base == "VARCHAR":
-        distinct = _distinct(con, ident)
-        values, _ = parse_kind(distinct["raw"], "upper")
-        _register_mapping(con, name, distinct["raw"], values.astype(object), None)
-        return f"{name}.value", None, f"LEFT JOIN {name} ON raw.{ident} = {name}.raw"
-    elif column.kind == "float":
-        if base in (*_INTEGER_TYPES, *_FLOAT_TYPES, "DECIMAL"):
-            number = f"CAST(raw.{ident} AS DOUBLE)"
-            return f"CASE WHEN isfinite({number}) THEN {number} END", f"NOT {blank} AND NOT isfinite({number})", None
-        if base == "VARCHAR":
-            # plain decimals ('12.5', '-3') mean the same whatever the column's separator and are cast in
-            # SQL; the rest ('12,50', '1.234', '€ 12') is parsed in pandas once per distinct value
-            plain = (  # (no 300-digit numbers: those overflow, and pandas calls them unparseable)
-                f"(length({ident}) < 300 AND regexp_full_match({ident}, {_literal(_PLAIN_NUMBER)}) "
-                f"AND NOT regexp_full_match({ident}, {_literal(_THOUSANDS_GROUP)}))"
-            )
-            con.execute(
-                f"CREATE TABLE {name}_scan AS SELECT {ident} AS raw, {plain} AS plain FROM raw WHERE {ident} IS NOT NULL"
-            )
-            point_votes = con.execute(
-                f"SELECT count(*) FROM {name}_scan WHERE plain AND contains(raw, '.')"
-            ).fetchone()[0]
-            distinct = con.execute(
-                f"SELECT raw, count(*) AS rows FROM {name}_scan WHERE NOT plain GROUP BY raw"
-            ).df()
-            con.execute(f"DROP TABLE {name}_scan")
-            distinct["raw"] = distinct["raw"].astype("str")
-            votes_comma, votes_point = number_votes(distinct["raw"].str.strip(), distinct["rows"].to_numpy())
-            column_separator = column_decimal(decimal, votes_comma, votes_point + int(point_votes))
-            values, bad = parse_number(distinct["raw"], column_separator, decided=True)
-            _register_mapping(con, name, distinct["raw"], values, bad)
-            # a value missing from the mapping is plain (or empty)
-            value = f"CASE WHEN {name}.raw IS NULL THEN TRY_CAST(raw.{ident} AS DOUBLE) ELSE {name}.value END"
-            return value, f"coalesce({name}.bad, false)", f"LEFT JOIN {name} ON raw.{ident} = {name}.raw"
-    elif column.kind == "date":
-        if base in _DATE_TYPES:
-            in_range = f"raw.{ident} BETWEEN TIMESTAMP '{MIN_DATE}' AND TIMESTAMP '{MAX_DATE}'"
-            value = f"CASE WHEN {in_range} THEN CAST(date_trunc('day', raw.{ident}) AS TIMESTAMP) END"
-            return value, f"raw.{ident} IS NOT NULL AND NOT ({in_range})", None
-        if base == "VARCHAR":
-            # '2024-03-05 14:30' and '2024-03-05' are the same day: parse each distinct day once
-            con.execute(
-                f"CREATE TABLE {name}_keys AS SELECT raw, CASE WHEN regexp_full_match(raw, {_literal(DATE_ISO)}) "
-                f"THEN regexp_replace(raw, '[ T].*$', '') ELSE raw END AS day "
-                f"FROM (SELECT DISTINCT {ident} AS raw FROM raw WHERE {ident} IS NOT NULL)"
-            )
-            days = con.execute(f"SELECT DISTINCT day FROM {name}_keys").df()["day"].astype("str")
-            values, bad = parse_kind(days, "date")
-            _register_mapping(con, f"{name}_days", days, values, bad)
-            con.execute(
-                f"CREATE TABLE {name} AS SELECT k.raw, d.value, d.bad FROM {name}_keys k JOIN {name}_days d ON k.day = d.raw"
-            )
-            return f"{name}.value", f"coalesce({name}.bad, false)", f"LEFT JOIN {name} ON raw.{ident} = {name}.raw"
-    raise NotForEngine(f"column '{column.name}' of type {kind} is converted by the pandas reader")
-
-
 # ---------------------------------------------------------------------------------------------- checks
-
-
-def _reason_conditions(typed: dict[str, str], bad: dict[str, str], analysis_end, refunds: str) -> list[tuple[str, str, str]]:
-    """(reason, contract column, SQL condition) in the order in which a row's reason is chosen."""
-    sql = {
-        "missing": lambda c: f"{typed[c]} IS NULL",
-        "unparseable": lambda c: bad[c],
-        "after_end": lambda c: f"{typed[c]} > TIMESTAMP '{pd.Timestamp(analysis_end)}'",
-        "negative": lambda c: f"{typed[c]} < 0",
-    }
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for check in row_checks(TABLE, parsed=bad, has_end=analysis_end is not None, refunds=refunds):
-        grouped.setdefault((check.reason, check.column), []).append(sql[check.test](check.column))
-    return [(reason, column, "(" + " OR ".join(conditions) + ")") for (reason, column), conditions in grouped.items()]
 
 
 def check_file(
     path: Path,
     mapping: dict,
     settings: Settings,
-    analysis_end,
+    limits: RowLimits,
     accepted_file: Path,
 ) -> FileResult:
-    """Read and check one transactions file in DuckDB and write its accepted rows (contract columns and
-    types, in file order) to `accepted_file`, the result's `accepted`. Errors and rejected rows are worded
-    by helpers.data.intake.messages, as in pandas. Raises NotForEngine when the pandas intake must read the file."""
+    """Read and check one transactions file in DuckDB against `limits` and write its accepted rows (contract
+    columns and types, in file order) to `accepted_file`, the result's `accepted`. Errors and rejected rows
+    are worded by helpers.data.intake.messages, as in pandas. Raises NotForEngine when the pandas intake
+    must read the file."""
     path = Path(path)
     kind = file_type(path)
     if kind not in ("csv", "parquet") or not path.is_file():
@@ -376,7 +243,7 @@ def check_file(
         if not source.names or read == 0:
             raise NotForEngine("an empty file gets the pandas reader's message")
         spec = CONTRACT[TABLE]
-        match = match_columns(source.names, TABLE, mapping)
+        match = match_columns(source.names, TABLE, mapping, file=str(path))
         ident_of = dict(zip(source.names, source.idents, strict=True))
         type_of = dict(zip(source.names, source.types, strict=True))
         missing = [c for c in spec.required_columns if c not in match.columns]
@@ -392,7 +259,7 @@ def check_file(
                 typed[column.name] = f"CAST(NULL AS {sql_types[column.kind]})"
                 continue
             source_name = match.columns[column.name]
-            value, failure, join = _typed_column(
+            value, failure, join = typed_column(
                 con, column, ident_of[source_name], type_of[source_name], source.decimal
             )
             typed[column.name] = value
@@ -402,26 +269,23 @@ def check_file(
                 joins.append(join)
 
         # typed values in a subquery (each expression once), the reasons over them
-        columns = [f"{sql} AS {_quote('v_' + name)}" for name, sql in typed.items()]
-        columns += [f"{sql} AS {_quote('b_' + name)}" for name, sql in bad.items()]
+        columns = [f"{sql} AS {quote('v_' + name)}" for name, sql in typed.items()]
+        columns += [f"{sql} AS {quote('b_' + name)}" for name, sql in bad.items()]
         raw_columns = ", ".join(f"raw.{ident}" for ident in source.idents)
         typed_rows = (
             f"SELECT {raw_columns}, raw.{source.row_number} AS {ROW}, hash({raw_columns}) AS __row_hash, "
             f"{', '.join(columns)} FROM raw {' '.join(joins)}"
         )
-        conditions = _reason_conditions(
-            {name: _quote("v_" + name) for name in typed},
-            {name: _quote("b_" + name) for name in bad},
-            analysis_end,
-            settings.intake.refunds,
+        conditions = reason_conditions(
+            TABLE, {name: quote("v_" + name) for name in typed}, {name: quote("b_" + name) for name in bad}, limits
         )
-        reason = "CASE " + " ".join(f"WHEN {c} THEN {_literal(r)}" for r, _, c in conditions) + " END" if conditions else "NULL"
+        reason = "CASE " + " ".join(f"WHEN {c} THEN {literal(r)}" for r, _, c in conditions) + " END" if conditions else "NULL"
         reason_column = (
-            "CASE " + " ".join(f"WHEN {c} THEN {_literal(col)}" for _, col, c in conditions) + " END" if conditions else "NULL"
+            "CASE " + " ".join(f"WHEN {c} THEN {literal(col)}" for _, col, c in conditions) + " END" if conditions else "NULL"
         )
         # (date and amount are required and can always fail, so there are failure columns to drop)
         con.execute(
-            f"CREATE TABLE final AS SELECT * EXCLUDE ({', '.join(_quote('b_' + n) for n in bad)}), "
+            f"CREATE TABLE final AS SELECT * EXCLUDE ({', '.join(quote('b_' + n) for n in bad)}), "
             f"{reason} AS reason, {reason_column} AS reason_column FROM ({typed_rows})"
         )
         # exact repeats of a whole raw row: the first is kept (among rows without another fault); rows are
@@ -435,17 +299,17 @@ def check_file(
         )
         if con.execute("SELECT count(*) FROM repeats").fetchone()[0]:
             con.execute(
-                f"UPDATE final SET reason = 'duplicate_row', reason_column = {_literal(ROW_KEY)} "
+                f"UPDATE final SET reason = 'duplicate_row', reason_column = {literal(ROW_KEY)} "
                 f"WHERE {ROW} IN (SELECT {ROW} FROM repeats)"
             )
         contract_columns = ", ".join(
-            f"CAST({_quote('v_' + c.name)} AS TIMESTAMP_NS) AS {_quote(c.name)}" if c.kind == "date"
-            else f"{_quote('v_' + c.name)} AS {_quote(c.name)}"
+            f"CAST({quote('v_' + c.name)} AS TIMESTAMP_NS) AS {quote(c.name)}" if c.kind == "date"
+            else f"{quote('v_' + c.name)} AS {quote(c.name)}"
             for c in spec.columns
         )
         con.execute(
             f"COPY (SELECT {contract_columns} FROM final WHERE reason IS NULL ORDER BY {ROW}) "
-            f"TO {_literal(str(accepted_file))} (FORMAT parquet)"
+            f"TO {literal(str(accepted_file))} (FORMAT parquet)"
         )
         accepted_rows = con.execute("SELECT count(*) FROM final WHERE reason IS NULL").fetchone()[0]
         faulty = con.execute(
@@ -473,6 +337,10 @@ def _as_reader_frame(frame: pd.DataFrame, source: _Source) -> pd.DataFrame:
     for name, kind in zip(source.names, source.types, strict=True):
         if kind == "VARCHAR":
             frame[name] = frame[name].astype("str")
+        elif kind == "DATE":  # pandas reads a Parquet date as datetime.date objects
+            frame[name] = pd.Series(
+                [None if pd.isna(v) else pd.Timestamp(v).date() for v in frame[name]], index=frame.index, dtype=object
+            )
     return frame.reset_index(drop=True)
 
 

@@ -11,7 +11,15 @@ import pandas as pd
 import pandera.pandas as pa
 
 from helpers.core.config import Settings
-from helpers.data.contract import CONTRACT, REASON_ORDER, ROW_KEY, reason_for, row_schema, unique_schema
+from helpers.data.contract import (
+    CONTRACT,
+    REASON_ORDER,
+    ROW_KEY,
+    RowLimits,
+    reason_for,
+    row_schema,
+    unique_schema,
+)
 from helpers.data.intake.columns import match_columns, missing_column, parse_column
 from helpers.data.intake.messages import missing_columns_error, rejected_rows, unknown_values_error
 from helpers.data.intake.readers import RawTable
@@ -23,11 +31,13 @@ def check_raw(
     table: str,
     mapping: dict,
     settings: Settings,
-    analysis_end: pd.Timestamp | None,
+    limits: RowLimits,
 ) -> FileResult:
-    """Check the rows of one file read by helpers.data.intake.readers; the accepted rows as a DataFrame."""
+    """Check the rows of one file read by helpers.data.intake.readers against `limits`; the accepted rows
+    as a DataFrame. Accounts and service maps keep their raw rows for the check of their customers against
+    the transactions (helpers.data.intake.result.reject_unknown_customers)."""
     spec = CONTRACT[table]
-    match = match_columns(raw.frame.columns, table, mapping)
+    match = match_columns(raw.frame.columns, table, mapping, file=str(raw.path))
     missing = [c for c in spec.required_columns if c not in match.columns]
     if missing:
         raise missing_columns_error(raw, table, missing, settings)
@@ -38,16 +48,17 @@ def check_raw(
         if col.name not in match.columns:
             typed[col.name] = missing_column(col.kind, n)
             continue
-        values, bad = parse_column(raw.frame[match.columns[col.name]], col.kind, raw.decimal)
+        values, bad = parse_column(raw.frame[match.columns[col.name]], col.kind, raw.decimal, bounded=col.bounded)
         typed[col.name] = values.reset_index(drop=True)
         if bad is not None and bad.any():
             failures[col.name] = bad.reset_index(drop=True)
     frame = pd.DataFrame(typed, index=pd.RangeIndex(n))
 
-    refunds = settings.intake.refunds
-    schema = row_schema(table, parse_failures=failures, analysis_end=analysis_end, refunds=refunds)
+    schema = row_schema(table, limits, parse_failures=failures)
     cases = _failure_cases(schema, frame)
-    enum_cases = cases[cases["check"] == "allowed_values"]
+    too_long = cases.loc[cases["check"] == "field_too_long", "index"].astype("int64")
+    enum_cases = cases[(cases["check"] == "allowed_values") & ~cases["index"].astype("int64").isin(too_long)]
+    cases = cases[cases["check"] != "allowed_values"]  # the too long ones: field_too_long says enough
     if not enum_cases.empty:
         column = str(enum_cases["column"].iloc[0])
         index = np.sort(enum_cases.loc[enum_cases["column"] == column, "index"].astype("int64").unique())
@@ -59,11 +70,15 @@ def check_raw(
     if spec.unique_key:
         unique_frame[spec.unique_key] = frame.loc[survivors, spec.unique_key]
     reasons = pd.concat([reasons, _row_reasons(table, _failure_cases(unique_schema(table), unique_frame))])
-    chosen = _first_reason(reasons)
+    chosen = _first_reason(reasons, table)
 
     rejected = rejected_rows(raw, table, chosen, match.columns)
-    accepted = frame.drop(index=chosen.index).reset_index(drop=True)
-    return FileResult(table, str(raw.path), accepted, rejected, n, list(match.ignored), len(accepted))
+    kept = frame.index.difference(chosen.index)
+    accepted = frame.loc[kept].reset_index(drop=True)
+    result = FileResult(table, str(raw.path), accepted, rejected, n, list(match.ignored), len(accepted))
+    if table != "transactions":
+        result.raw, result.positions, result.columns = raw, kept.to_numpy(), dict(match.columns)
+    return result
 
 
 def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
@@ -100,12 +115,17 @@ def _row_reasons(table: str, cases: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _first_reason(reasons: pd.DataFrame) -> pd.DataFrame:
-    """One reason per row: the first in REASON_ORDER."""
+def _first_reason(reasons: pd.DataFrame, table: str) -> pd.DataFrame:
+    """One reason per row: the first in REASON_ORDER; of one reason in several columns (field_too_long),
+    the first column of the contract."""
     rank = {reason: i for i, reason in enumerate(REASON_ORDER)}
-    reasons = reasons.assign(_rank=reasons["reason"].map(rank).fillna(len(rank)))
-    reasons = reasons.sort_values(["index", "_rank"], kind="stable").drop_duplicates("index")
-    return reasons.drop(columns="_rank").set_index("index")
+    position = {name: i for i, name in enumerate(CONTRACT[table].column_names)}
+    reasons = reasons.assign(
+        _rank=reasons["reason"].map(rank).fillna(len(rank)),
+        _position=reasons["column"].map(position).fillna(len(position)),
+    )
+    reasons = reasons.sort_values(["index", "_rank", "_position"], kind="stable").drop_duplicates("index")
+    return reasons.drop(columns=["_rank", "_position"]).set_index("index")
 
 
 def _row_hash(frame: pd.DataFrame) -> pd.Series:

@@ -29,9 +29,14 @@ import pandas as pd
 
 from helpers.core import spark as spark_setup
 from helpers.core.config import Settings
-from helpers.data.contract import CONTRACT, reason_column, row_checks
+from helpers.data.contract import CONTRACT, RowLimits, row_checks
 from helpers.data.intake.columns import match_columns
-from helpers.data.intake.messages import REJECTED_COLUMNS, empty_rejected, missing_table_columns_error
+from helpers.data.intake.messages import (
+    REJECTED_COLUMNS,
+    clipped,
+    empty_rejected,
+    missing_table_columns_error,
+)
 from helpers.data.intake.result import COUNT_COLUMNS, IntakeResult
 
 if TYPE_CHECKING:
@@ -71,24 +76,36 @@ def _typed(frame: SparkDataFrame, match: dict[str, str]):
     return typed, failed
 
 
-def _reason(typed, failed, analysis_end, refunds: str):
-    """The Spark column of each row's quarantine reason (null: accepted), first in REASON_ORDER."""
+def _reason(typed, failed, limits: RowLimits):
+    """The Spark columns of each row's quarantine reason (null: accepted), first in REASON_ORDER, and of
+    the contract column it is about."""
     from pyspark.sql import functions as F
+
+    def day(value: pd.Timestamp):
+        return F.lit(pd.Timestamp(value).to_pydatetime())
 
     test = {
         "missing": lambda c: typed[c].isNull(),
         "unparseable": lambda c: failed[c],
-        "after_end": lambda c: typed[c] > F.lit(pd.Timestamp(analysis_end).to_pydatetime()),
+        "too_long": lambda c: F.length(typed[c]) > limits.max_field_length,
+        "too_large": lambda c: F.abs(typed[c]) > limits.max_amount,
+        "too_early": lambda c: typed[c] < day(limits.min_date),
+        "in_future": lambda c: typed[c] > day(limits.today),
+        "after_end": lambda c: typed[c] > day(limits.analysis_end),
         "negative": lambda c: typed[c] < 0,
     }
-    conditions: dict[str, Any] = {}
-    for check in row_checks(TABLE, parsed=failed, has_end=analysis_end is not None, refunds=refunds):
-        condition = test[check.test](check.column)
-        conditions[check.reason] = conditions[check.reason] | condition if check.reason in conditions else condition
-    reason = None
-    for name, condition in conditions.items():
-        reason = F.when(condition, F.lit(name)) if reason is None else reason.when(condition, F.lit(name))
-    return reason
+    conditions: dict[tuple[str, str], Any] = {}
+    has_end = limits.analysis_end is not None
+    for check in row_checks(TABLE, parsed=failed, has_end=has_end, refunds=limits.refunds):
+        key, condition = (check.reason, check.column), test[check.test](check.column)
+        conditions[key] = conditions[key] | condition if key in conditions else condition
+    reason = column = None
+    for (name, about), condition in conditions.items():
+        if reason is None:
+            reason, column = F.when(condition, F.lit(name)), F.when(condition, F.lit(about))
+        else:
+            reason, column = reason.when(condition, F.lit(name)), column.when(condition, F.lit(about))
+    return reason, column
 
 
 def check_table(
@@ -97,10 +114,13 @@ def check_table(
     settings: Settings,
     analysis_end,
     spark: SparkSession | None = None,
+    *,
+    today: Any = None,
 ) -> tuple[SparkDataFrame, IntakeResult]:
-    """Check the rows of a Spark-readable transactions source. Returns the accepted rows (a Spark DataFrame
-    with the contract's columns) and an IntakeResult with the counts and the listed rejected rows (its
-    transaction_parts are empty: see `write_accepted`)."""
+    """Check the rows of a Spark-readable transactions source (against the limits of the settings, the
+    analysis end and `today`, default today's date here). Returns the accepted rows (a Spark DataFrame
+    with the contract's columns) and an IntakeResult with the counts, the listed rejected rows and the
+    accepted customers' ids (its transaction_parts are empty: see `write_accepted`)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -108,7 +128,8 @@ def check_table(
     frame, _ = spark_setup.source_frame(spark, source)
     name = source if isinstance(source, str) else "Spark DataFrame"
     columns = list(frame.columns)
-    match = match_columns(columns, TABLE, mapping)
+    limits = RowLimits.of(settings.intake, analysis_end, today)
+    match = match_columns(columns, TABLE, mapping, file=name, what="table")
     missing = [c for c in CONTRACT[TABLE].required_columns if c not in match.columns]
     if missing:
         raise missing_table_columns_error(name, columns, missing)
@@ -124,23 +145,22 @@ def check_table(
     for key, condition in failed.items():  # failure columns over the typed values of the same row
         checked = checked.withColumn(f"__f_{key}", condition)
         failed_columns[key] = F.col(f"__f_{key}")
-    checked = checked.withColumn(
-        "__reason", _reason(typed_columns, failed_columns, analysis_end, settings.intake.refunds)
-    )
+    reason, about = _reason(typed_columns, failed_columns, limits)
+    checked = checked.withColumn("__reason", reason).withColumn("__about", about)
     # identical rows among those without another fault: one is kept
     window = Window.partitionBy(F.col("__reason").isNull(), *[F.col(f"`{c}`") for c in columns]).orderBy(F.lit(1))
-    checked = checked.withColumn(
-        "__reason",
-        F.when(F.col("__reason").isNull() & (F.row_number().over(window) > 1), F.lit("duplicate_row")).otherwise(
-            F.col("__reason")
-        ),
-    ).persist()
+    repeat = F.col("__reason").isNull() & (F.row_number().over(window) > 1)
+    checked = checked.withColumns({
+        "__reason": F.when(repeat, F.lit("duplicate_row")).otherwise(F.col("__reason")),
+        "__about": F.when(repeat, F.lit(None).cast("string")).otherwise(F.col("__about")),
+    }).persist()
     by_reason = {row["__reason"]: int(row["count"]) for row in checked.groupBy("__reason").count().collect()}
     read = sum(by_reason.values())
     accepted_rows = by_reason.pop(None, 0)
     listed = checked.where(F.col("__reason").isNotNull() & ~F.col("__reason").isin(*NOT_LISTED))
     rejected = listed.select(
         F.col("__reason").alias("reason"),
+        F.col("__about").alias("about"),
         F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns])).alias("raw"),
         *[F.col(f"`{source_column}`").cast("string").alias(f"__raw_{key}") for key, source_column in match.columns.items()],
     ).toPandas()
@@ -163,18 +183,27 @@ def check_table(
         ignored_columns={TABLE: list(match.ignored)} if match.ignored else {},
         engines={name: "spark"},
         unlisted_rejections={(TABLE, reason): count for reason, count in unlisted.items()},
+        customer_source=lambda: _customer_ids(accepted),
+        tables_given=frozenset({TABLE}),
     )
     return accepted, result
+
+
+def _customer_ids(accepted: SparkDataFrame) -> pd.Index:
+    """The distinct customer ids of the accepted rows, collected (only when accounts or a service map are
+    checked against them: helpers.data.intake.result.IntakeResult.merged)."""
+    ids = accepted.select("customer_id").distinct().toPandas()["customer_id"]
+    return pd.Index(ids.dropna().astype(object).unique(), dtype=object)
 
 
 def _rejected_table(name: str, rejected: pd.DataFrame, match: dict[str, str]) -> pd.DataFrame:
     if rejected.empty:
         return empty_rejected()
-    about = rejected["reason"].map(lambda reason: reason_column(TABLE, reason))
+    about = rejected["about"]
     value = pd.Series("", index=rejected.index, dtype="str")
     for key in match:
         hit = (about == key).to_numpy()
-        value[hit] = rejected.loc[hit, f"__raw_{key}"].fillna("").astype("str")
+        value[hit] = rejected.loc[hit, f"__raw_{key}"].fillna("").astype("str").map(clipped)
     return pd.DataFrame(
         {
             "table": TABLE,
@@ -183,7 +212,7 @@ def _rejected_table(name: str, rejected: pd.DataFrame, match: dict[str, str]) ->
             "reason": rejected["reason"].astype("str"),
             "column": about.map(match).astype("str"),
             "value": value,
-            "raw": rejected["raw"].astype("str"),
+            "raw": rejected["raw"].astype("str").map(clipped),
         },
         columns=REJECTED_COLUMNS,
     )

@@ -22,12 +22,12 @@ import pandas as pd
 
 from helpers.core.config import Settings, default_settings, load_column_mapping
 from helpers.core.errors import UsageError
-from helpers.data.contract import CONTRACT, DataContractError, empty_frame
+from helpers.data.contract import CONTRACT, UNKNOWN_CUSTOMER, DataContractError, RowLimits
 from helpers.data.intake import in_duckdb, in_pandas
-from helpers.data.intake.columns import match_columns
-from helpers.data.intake.messages import REJECTED_COLUMNS, empty_rejected
+from helpers.data.intake.columns import check_mapping, match_columns
+from helpers.data.intake.messages import REJECTED_COLUMNS, clipped
 from helpers.data.intake.readers import read_raw
-from helpers.data.intake.result import COUNT_COLUMNS, FileResult, IntakeResult, PathLike
+from helpers.data.intake.result import COUNT_COLUMNS, FileResult, IntakeResult, PathLike, combine
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -43,14 +43,6 @@ _MAX_EXAMPLES = 5
 ENGINES = ("auto", "pandas")
 
 
-def _analysis_end(value: Any) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    if isinstance(value, pd.Period):
-        return value.end_time.normalize()
-    return pd.Timestamp(value).normalize()
-
-
 def guess_table(columns: Sequence[str], mapping: dict) -> str:
     """The table whose contract matches most of the file's columns (customer_id aside); ties: transactions first."""
     best, best_score = "transactions", -1
@@ -62,50 +54,12 @@ def guess_table(columns: Sequence[str], mapping: dict) -> str:
     return best
 
 
-def _combine(results: list[FileResult], tables_given: set[str]) -> IntakeResult:
-    def table_frame(table: str) -> pd.DataFrame | None:
-        frames = [r.accepted for r in results if r.table == table]
-        if not frames:
-            return empty_frame(table) if table in tables_given else None
-        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-
-    rejected_frames = [r.rejected for r in results if not r.rejected.empty]
-    rejected = pd.concat(rejected_frames, ignore_index=True) if rejected_frames else empty_rejected()
-    counts = pd.DataFrame(
-        [
-            {
-                "table": r.table,
-                "source_file": r.source_file,
-                "read": r.read,
-                "accepted": r.accepted_rows,
-                "rejected": len(r.rejected),
-            }
-            for r in results
-        ],
-        columns=COUNT_COLUMNS,
-    )
-    ignored: dict[str, list[str]] = {}
-    for r in results:
-        if r.ignored:
-            ignored.setdefault(r.table, [])
-            ignored[r.table].extend(c for c in r.ignored if c not in ignored[r.table])
-    return IntakeResult(
-        transaction_parts=[r.accepted for r in results if r.table == "transactions"],
-        accounts=table_frame("accounts"),
-        service_map=table_frame("service_map"),
-        rejected=rejected,
-        counts=counts,
-        ignored_columns=ignored,
-        engines={r.source_file: r.engine for r in results},
-    )
-
-
 def _intake_path(
     path: PathLike,
     table: str,
     mapping: dict,
     settings: Settings,
-    end: pd.Timestamp | None,
+    limits: RowLimits,
     engine: str,
     workdir: Path | None,
 ) -> FileResult:
@@ -116,7 +70,7 @@ def _intake_path(
         target_dir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="workbook-intake-"))
         target = target_dir / f"accepted-{len(list(target_dir.glob('accepted-*.parquet')))}.parquet"
         try:
-            checked = in_duckdb.check_file(Path(path), mapping, settings, end, target)
+            checked = in_duckdb.check_file(Path(path), mapping, settings, limits, target)
         except in_duckdb.NotForEngine as reason:
             target.unlink(missing_ok=True)
             why_pandas = str(reason)
@@ -129,7 +83,7 @@ def _intake_path(
         finally:
             if workdir is None and target_dir.exists() and not any(target_dir.iterdir()):
                 target_dir.rmdir()
-    result = in_pandas.check_raw(read_raw(path), table, mapping, settings, end)
+    result = in_pandas.check_raw(read_raw(path), table, mapping, settings, limits)
     result.engine = f"pandas ({why_pandas})"
     return result
 
@@ -143,18 +97,23 @@ def load_inputs(
     settings: Settings | None = None,
     engine: str | None = None,
     workdir: PathLike | None = None,
+    today: Any = None,
 ) -> IntakeResult:
     """Read and validate the input files. `transactions` may be one path or a list (e.g. monthly exports).
 
     analysis_end: last day of the analysis (inclusive; a Timestamp, date string or Period); transactions
-    after it are quarantined as `after_analysis_month`. Raises DataContractError for file-level faults.
+    after it are quarantined as `after_analysis_month`. today: the day against which `date_in_future` is
+    checked (default: today's date on this machine). Raises DataContractError for file-level faults.
     engine: "auto" (transactions in CSV or Parquet are checked inside DuckDB) or "pandas"; default: the
     setting intake.engine. workdir: where DuckDB leaves the accepted transactions as Parquet files (they
-    stay there, see IntakeResult.write_transactions); without it they are read into pandas.
+    stay there, see IntakeResult.write_transactions); without it they are read into pandas. Accounts and
+    service-map rows of customers without an accepted transaction are rejected as `unknown_customer`
+    (when no transactions are given, later: IntakeResult.merged).
     """
     settings = settings or default_settings()
     mapping = load_column_mapping(settings)
-    end = _analysis_end(analysis_end)
+    check_mapping(mapping)
+    limits = RowLimits.of(settings.intake, analysis_end, today)
     engine = engine or settings.intake.engine
     if engine not in ENGINES:
         raise UsageError(f"intake engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -163,8 +122,8 @@ def load_inputs(
     jobs = [("transactions", p) for p in transactions]
     jobs += [(t, p) for t, p in (("accounts", accounts), ("service_map", service_map)) if p is not None]
     work = Path(workdir) if workdir is not None else None
-    results = [_intake_path(p, table, mapping, settings, end, engine, work) for table, p in jobs]
-    return _combine(results, {"transactions", *(t for t, _ in jobs)})
+    results = [_intake_path(p, table, mapping, settings, limits, engine, work) for table, p in jobs]
+    return combine(results, {"transactions", *(t for t, _ in jobs)})
 
 
 def validate_paths(
@@ -173,27 +132,52 @@ def validate_paths(
     table: str | None = None,
     analysis_end: Any = None,
     settings: Settings | None = None,
+    today: Any = None,
 ) -> tuple[IntakeResult | None, str]:
     """Validate files for `workbook validate PATH...`: the result (None if a file fails) and a plain-text report.
 
-    Each file's table is guessed from its columns unless `table` is given.
+    Each file's table is guessed from its columns unless `table` is given. A file fails when it cannot be
+    read as a whole, and when none of its rows is accepted (nothing of it could be used). A mistake in the
+    column mapping raises DataContractError (it concerns every file).
     """
     if table is not None and table not in CONTRACT:
         return None, f"unknown table {table!r}; use one of {', '.join(CONTRACT)}"
     settings = settings or default_settings()
     mapping = load_column_mapping(settings)
-    end = _analysis_end(analysis_end)
+    check_mapping(mapping)
+    limits = RowLimits.of(settings.intake, analysis_end, today)
     results: list[FileResult] = []
     errors: list[str] = []
     for path in paths:
         try:
             file_table = table or guess_table(_header(path), mapping)
-            results.append(_intake_path(path, file_table, mapping, settings, end, settings.intake.engine, None))
+            results.append(_intake_path(path, file_table, mapping, settings, limits, settings.intake.engine, None))
         except DataContractError as exc:
             errors.append(str(exc))
-    result = _combine(results, {r.table for r in results}) if results else None
-    report = _report(result, errors, settings, end)
+    result = combine(results, {r.table for r in results}) if results else None
+    if result is not None:
+        errors.extend(_nothing_accepted(result))
+    report = _report(result, errors, settings, limits)
     return (None if errors else result), report
+
+
+def _nothing_accepted(result: IntakeResult) -> list[str]:
+    """A message for every file of which no row was accepted: the check passed, but nothing can be used."""
+    messages = []
+    for row in result.counts.itertuples(index=False):
+        if row.read and not row.accepted:
+            reasons = result.rejected.loc[result.rejected["source_file"] == row.source_file, "reason"]
+            counted = sorted(reasons.value_counts().items(), key=lambda item: (-item[1], item[0]))
+            top = ", ".join(f"{reason} ({n})" for reason, n in counted)
+            fix = "see the reasons and examples below; fix the export (or the column mapping) and check it again"
+            if UNKNOWN_CUSTOMER in set(reasons):
+                fix += (f"; {UNKNOWN_CUSTOMER}: the customer ids of this {row.table} file are not those of the "
+                        f"transactions given (another data set, or ids written differently, e.g. leading zeros)")
+            messages.append(
+                f"{row.table} file {row.source_file}: no row was accepted ({row.read} read, all rejected: "
+                f"{top}).\nFix: {fix}."
+            )
+    return messages
 
 
 def _header(path: PathLike) -> list[str]:
@@ -204,10 +188,14 @@ def _header(path: PathLike) -> list[str]:
         return list(read_raw(path).frame.columns)
 
 
-def _report(result: IntakeResult | None, errors: list[str], settings: Settings, end: pd.Timestamp | None) -> str:
+def _report(result: IntakeResult | None, errors: list[str], settings: Settings, limits: RowLimits) -> str:
+    end = limits.analysis_end
+    intake = settings.intake
     lines = [
-        f"Intake check (refunds: {settings.intake.refunds}, analysis end: "
-        f"{end.date().isoformat() if end is not None else 'none'})",
+        f"Intake check (refunds: {intake.refunds}, analysis end: "
+        f"{end.date().isoformat() if end is not None else 'none'}; limits: dates {limits.min_date.date()} to "
+        f"today {limits.today.date()}, amounts up to {intake.max_amount:,.0f}, text up to "
+        f"{intake.max_field_length} characters)",
         "",
     ]
     if errors:
@@ -229,13 +217,20 @@ def _report(result: IntakeResult | None, errors: list[str], settings: Settings, 
             )
             by_reason = rejected.groupby(["table", "reason"], sort=True).size().rename("rows").reset_index()
             lines.extend("  " + line for line in by_reason.to_string(index=False).splitlines())
+            unknown = rejected[rejected["reason"] == UNKNOWN_CUSTOMER].groupby("table").size()
+            if not unknown.empty:
+                lines.append(
+                    "  (" + ", ".join(f"{t}: {n} row(s)" for t, n in unknown.items())
+                    + " of customers without an accepted transaction)"
+                )
             lines.append("")
             lines.append("First examples:")
             examples = rejected.groupby("reason", sort=True).head(2).head(3 * _MAX_EXAMPLES)
             for row in examples.itertuples(index=False):
                 where = f"{Path(row.source_file).name} {'line' if row.source_file.lower().endswith(('.csv', '.txt', '.tsv')) else 'row'} {row.source_row}"
                 detail = (
-                    f"{row.column} = {row.value!r}" if isinstance(row.column, str) and row.column else row.raw
+                    f"{row.column} = {clipped(row.value, 80)!r}" if isinstance(row.column, str) and row.column
+                    else clipped(row.raw, 200)
                 )
                 lines.append(f"  {where}: {row.reason}: {detail}")
         if result.ignored_columns:

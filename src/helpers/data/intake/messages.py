@@ -19,6 +19,16 @@ from helpers.data.intake.columns import as_text
 from helpers.data.intake.readers import RawTable
 
 REJECTED_COLUMNS = ["table", "source_file", "source_row", "reason", "column", "value", "raw"]
+# longest text of one cell in the rejected rows (`value`, and each cell of `raw`): a 50 MB name is set
+# aside as field_too_long, and its first characters are enough to find it
+CELL_LIMIT = 1000
+
+
+def clipped(value: object, limit: int = CELL_LIMIT) -> object:
+    """Text longer than `limit` characters cut there, with the length it had; anything else as it is."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}… ({len(value):,} characters)"
+    return value
 
 
 def empty_rejected() -> pd.DataFrame:
@@ -120,11 +130,32 @@ def unknown_values_error(
 def _raw_json(frame: pd.DataFrame) -> list[str]:
     if frame.empty:
         return []
+    long = [c for c in frame.columns if _longest(frame[c]) > CELL_LIMIT]
+    if long:
+        frame = frame.copy()
+        for column in long:
+            frame[column] = frame[column].map(clipped).astype(object)
     text = frame.to_json(
         orient="records", lines=True, force_ascii=False, date_format="iso", default_handler=str
     )
     lines = text.split("\n")
     return lines[: len(frame)]
+
+
+def _clip_long(values: pd.Series) -> pd.Series:
+    long = (values.str.len() > CELL_LIMIT).fillna(False).to_numpy(bool)
+    if long.any():
+        values = values.copy()
+        values[long] = values[long].map(clipped)
+    return values
+
+
+def _longest(values: pd.Series) -> int:
+    if isinstance(values.dtype, pd.StringDtype):
+        return int(values.str.len().max()) if values.notna().any() else 0
+    if values.dtype == object:
+        return int(values.map(lambda v: len(v) if isinstance(v, str) else 0).max()) if len(values) else 0
+    return 0
 
 
 def rejected_rows(raw: RawTable, table: str, chosen: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -148,7 +179,7 @@ def rejected_rows(raw: RawTable, table: str, chosen: pd.DataFrame, columns: dict
             "source_row": raw.source_rows[index].astype("int64"),
             "reason": chosen["reason"].to_numpy(),
             "column": source_column.to_numpy(),
-            "value": value.to_numpy(),
+            "value": _clip_long(value).to_numpy(),
             "raw": _raw_json(raw.frame.iloc[index]),
         },
         columns=REJECTED_COLUMNS,
