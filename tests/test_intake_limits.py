@@ -206,6 +206,20 @@ def test_accounts_and_service_map_rows_of_unknown_customers_are_rejected_and_cou
     assert alone is not None and "unknown_customer" not in report
 
 
+def test_a_client_whose_first_purchase_comes_after_the_analysis_month_is_no_unknown_customer(tmp_path):
+    """A backfilled month precedes some clients' first purchase: their account and services are kept (they
+    join no customer of that month), never rejected as unknown."""
+    transactions = tmp_path / "t.csv"
+    transactions.write_text("customer_id,date,amount\nC1,2024-01-05,1\nC2,2024-03-05,1\n", encoding="utf-8")
+    accounts = tmp_path / "a.csv"
+    accounts.write_text("customer_id,name\nC1,Alpha\nC2,Beta\nC7,Ghost\n", encoding="utf-8")
+    for engine in ENGINES:
+        result = check(transactions, tmp_path, engine, accounts=accounts, end=pd.Timestamp("2024-01-31"))
+        assert balanced(result)
+        assert reasons(result) == {"after_analysis_month": [3], "unknown_customer": [4]}, engine
+        assert result.accounts["customer_id"].tolist() == ["C1", "C2"]
+
+
 def test_accounts_are_checked_against_a_warehouse_tables_customers_when_merged(tmp_path):
     accounts = tmp_path / "a.csv"
     accounts.write_text("customer_id,name\nC1,Alpha\nC7,Ghost\n", encoding="utf-8")

@@ -201,6 +201,7 @@ REASON_ORDER = [
 ]
 REASON_ORDER = list(dict.fromkeys(REASON_ORDER))
 UNKNOWN_CUSTOMER = "unknown_customer"
+AFTER_ANALYSIS_MONTH = "after_analysis_month"
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from helpers.core import duck
 from helpers.core.config import Settings
-from helpers.data.contract import CONTRACT, ROW_KEY, RowLimits
+from helpers.data.contract import AFTER_ANALYSIS_MONTH, CONTRACT, ROW_KEY, RowLimits
 from helpers.data.intake.columns import match_columns
 from helpers.data.intake.duckdb_sql import (
     SUPPORTED_TYPES,
@@ -315,6 +316,10 @@ def check_file(
         faulty = con.execute(
             f"SELECT {ROW}, reason, reason_column, {every_column} FROM final WHERE reason IS NOT NULL ORDER BY {ROW}"
         ).df()
+        later = con.execute(
+            f"SELECT DISTINCT {quote('v_customer_id')} FROM final WHERE reason = ? AND {quote('v_customer_id')} "
+            "IS NOT NULL", [AFTER_ANALYSIS_MONTH]
+        ).fetchnumpy()["v_customer_id"]
     finally:
         con.close()
     raw = RawTable(
@@ -326,7 +331,8 @@ def check_file(
     chosen = pd.DataFrame({"reason": faulty["reason"].to_numpy(), "column": faulty["reason_column"].to_numpy()})
     rejected = rejected_rows(raw, TABLE, chosen, match.columns)
     return FileResult(
-        TABLE, str(path), accepted_file, rejected, int(read), list(match.ignored), int(accepted_rows), "duckdb"
+        TABLE, str(path), accepted_file, rejected, int(read), list(match.ignored), int(accepted_rows), "duckdb",
+        later_customers=pd.Index(np.asarray(later, dtype=object), dtype=object),
     )
 
 

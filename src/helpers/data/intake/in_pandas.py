@@ -12,6 +12,7 @@ import pandera.pandas as pa
 
 from helpers.core.config import Settings
 from helpers.data.contract import (
+    AFTER_ANALYSIS_MONTH,
     CONTRACT,
     REASON_ORDER,
     ROW_KEY,
@@ -76,6 +77,9 @@ def check_raw(
     kept = frame.index.difference(chosen.index)
     accepted = frame.loc[kept].reset_index(drop=True)
     result = FileResult(table, str(raw.path), accepted, rejected, n, list(match.ignored), len(accepted))
+    if table == "transactions":
+        later = chosen.index[chosen["reason"].to_numpy() == AFTER_ANALYSIS_MONTH]
+        result.later_customers = pd.Index(frame.loc[later, "customer_id"].dropna().unique(), dtype=object)
     if table != "transactions":
         result.raw, result.positions, result.columns = raw, kept.to_numpy(), dict(match.columns)
     return result

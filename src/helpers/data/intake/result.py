@@ -155,6 +155,9 @@ class FileResult:
     raw: RawTable | None = field(default=None, repr=False)
     positions: np.ndarray | None = field(default=None, repr=False)
     columns: dict[str, str] | None = field(default=None, repr=False)
+    # transactions: the customers of rows set aside only for lying after the analysis month; they are
+    # customers already (a backfilled month precedes their first purchase), not unknown ones
+    later_customers: pd.Index | None = field(default=None, repr=False)
 
 
 def known_customer_ids(parts: Iterable[pd.DataFrame | Path]) -> pd.Index:
@@ -210,6 +213,8 @@ def combine(results: list[FileResult], tables_given: Iterable[str], known: pd.In
     to_check = any(r.raw is not None for r in results)
     if to_check and any(r.table == "transactions" for r in results):
         known = _union(known, known_customer_ids(transaction_parts))
+        for later in (r.later_customers for r in results if r.table == "transactions"):
+            known = _union(known, later)
     if to_check and known is not None:
         results = [reject_unknown_customers(r, known) for r in results]
 
