@@ -1,9 +1,11 @@
 """The CRM export: one row per customer, the agreed columns, no customer lost, CSV and Excel round trips."""
 
+import openpyxl
 import pandas as pd
 import pytest
 
 from helpers.core import artifacts as processed
+from helpers.core import paths
 from helpers.potential import funnel
 from helpers.potential import scoring as potential
 from helpers.reporting import crm_export
@@ -131,3 +133,81 @@ def test_csv_of_other_columns_is_written_by_pandas(tmp_path):
     crm_export.write_csv(frame, tmp_path / "other.csv")
     frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
     assert (tmp_path / "other.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+# OWASP "CSV Injection": what a spreadsheet would run as a formula, and texts that only look close to one
+FORMULAS = ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\tx=1", "\r=1",
+            "'quoted already", "'=1+1", "=1,2", "<script>alert(1)</script>", "plain", "", "a=1"]
+
+
+def _formula_export() -> pd.DataFrame:
+    export = pd.DataFrame({c: FORMULAS for c in crm_export.TEXT_COLUMNS})
+    export["customer_id"] = [f"{text}#{i}" for i, text in enumerate(FORMULAS)]  # ids stay unique
+    for column in crm_export.EXPORT_COLUMNS:
+        if column not in crm_export.TEXT_COLUMNS:
+            export[column] = [-1.5 if i % 2 else 2.0 for i in range(len(FORMULAS))]
+    return export[crm_export.EXPORT_COLUMNS]
+
+
+def test_csv_puts_one_quote_before_text_that_starts_like_a_formula_and_leaves_numbers(tmp_path):
+    export = _formula_export()
+    written = crm_export.write_csv(export, tmp_path / "segments.csv")
+    raw = pd.read_csv(written, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    starts = ("=", "+", "-", "@", "\t", "\r", "'")
+    for column in crm_export.TEXT_COLUMNS:
+        for original, cell in zip(export[column], raw[column], strict=True):
+            if original[:1] in starts:
+                assert cell == "'" + original  # the documented rule: exactly one quote in front
+                assert cell[1:] == original  # stripping it gives the original
+            else:
+                assert cell == original
+    # numbers are numbers: a negative one is written as it is, no quote, no quotes around it
+    assert raw["cltv"].tolist()[:2] == ["2.0", "-1.5"]
+    assert b",-1.5," in written.read_bytes() and b"'-1.5" not in written.read_bytes()
+    pd.testing.assert_frame_equal(crm_export.read_csv(written), export, check_exact=True, check_dtype=False)
+
+
+def test_csv_written_by_pandas_follows_the_same_rule(tmp_path):
+    frame = pd.DataFrame({"customer_id": ["=1+1", "ok"], "active": [True, False], "amount": [-1.0, 2.0]})
+    crm_export.write_csv(frame, tmp_path / "other.csv")
+    raw = pd.read_csv(tmp_path / "other.csv", encoding="utf-8-sig", dtype=str)
+    assert raw["customer_id"].tolist() == ["'=1+1", "ok"] and raw["amount"].tolist() == ["-1.0", "2.0"]
+
+
+def test_xlsx_holds_no_formula_and_reads_back_exactly_as_written(tmp_path):
+    # a carriage return inside a text comes back from any XLSX as a line feed (XML line ends): left out here
+    export = _formula_export()
+    export = export[~export["name"].str.contains("\r")].reset_index(drop=True)
+    written = crm_export.write_xlsx(export, tmp_path / "segments.xlsx")
+    sheet = openpyxl.load_workbook(written).active
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    names = [row[1].value or "" for row in sheet.iter_rows(min_row=2)]
+    assert names == export["name"].tolist()
+    hyperlink = next(cell for cell in cells if cell.value == FORMULAS[0])
+    assert hyperlink.data_type == "s" and hyperlink.quotePrefix  # shown as text, and stays text when edited
+    assert sheet.cell(row=2, column=5).data_type == "n"  # numbers stay numbers
+    reread = crm_export.read_xlsx(written)
+    pd.testing.assert_frame_equal(reread, export, check_exact=True, check_dtype=False)
+
+
+def test_control_characters_that_excel_cannot_hold_become_replacement_characters_in_the_xlsx_only(tmp_path):
+    """A \\x0b in a name once stopped the run in openpyxl (IllegalCharacterError)."""
+    export = _formula_export().head(2).copy()
+    export.loc[0, "name"] = "Tab\x0bbed\x1fname"
+    reread = crm_export.read_xlsx(crm_export.write_xlsx(export, tmp_path / "segments.xlsx"))
+    assert reread.loc[0, "name"] == "Tab\ufffdbed\ufffdname"
+    assert reread.loc[1, "name"] == export.loc[1, "name"]
+    assert crm_export.read_csv(crm_export.write_csv(export, tmp_path / "segments.csv")).loc[0, "name"] == export.loc[0, "name"]
+
+
+def test_a_pseudonymised_run_keeps_csv_and_xlsx_with_the_processed_files(workbook_root):
+    """They hold the real ids and names: a pseudonymised run must not publish them with the report."""
+    _, export = _export()
+    files = crm_export.write_export(export, "2025-12", pseudonymised=True)
+    assert files.csv.parent == paths.processed_dir("2025-12") == files.parquet.parent
+    assert files.xlsx is not None and files.xlsx.parent == paths.processed_dir("2025-12")
+    assert not paths.export_dir("2025-12").exists()
+    assert "not publish" in files.describe(len(export), "2025-12")
+    published = crm_export.write_export(export, "2025-12")
+    assert published.csv.parent == paths.export_dir("2025-12") and "reports/2025-12/" in published.describe(3, "2025-12")

@@ -38,7 +38,8 @@ def matrix_view(
 ) -> MatrixView:
     """The matrix of the scored ``table`` (:attr:`PotentialResult.table`): above ``max_points`` customers a
     seeded sample is drawn, the ``label_top`` largest by revenue of the last 12 months always, and those
-    are named (``labels``: a name per row of ``table``, else the customer id). The title says how many
+    are named (``labels``: a name per row of ``table``, else the customer id; notebook 04 passes
+    :meth:`helpers.reporting.privacy.Pseudonymiser.names`, aliases in a pseudonymised run). The title says how many
     customers the top quadrant holds and their share of the revenue."""
     # only what the chart uses: copying every column of a million customers takes seconds
     frame = table[["customer_id", "revenue_12m", "likely_lost", "quadrant_key", "upsell_score", "growth_score"]].copy()

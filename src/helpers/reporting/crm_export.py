@@ -8,7 +8,21 @@ twice, or the export holds a customer the summary does not know.
 
 :func:`write_export` saves it as the artifact ``customer_segments`` (Parquet, in
 ``data/processed/<YYYY-MM>/``) and as ``customer_segments.csv`` (UTF-8 with byte-order mark, so that
-Excel shows umlauts right) and ``customer_segments.xlsx`` in a folder the caller chooses.
+Excel shows umlauts right) and ``customer_segments.xlsx`` in :func:`export_folder`: published with the
+month's report, or, in a pseudonymised run, kept beside the Parquet file (the export holds the real ids and
+names, which a pseudonymised publication must not).
+
+**Formulas (OWASP "CSV Injection").** A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or
+``@`` (also a tab or a carriage return) as a formula: a client called ``=HYPERLINK("http://evil","x")``
+would become a live link, ``@SUM(1+1)`` a calculation. So the files never hold a formula:
+
+- CSV: a **text** cell that starts with one of ``= + - @``, a tab, a carriage return, or a single quote
+  ``'`` gets one single quote in front (``'=HYPERLINK(...)``, ``'-2+3``), which spreadsheets show as text.
+  The rule is exact both ways: to get the value back, strip the one leading ``'`` of a text cell that
+  starts with one (:func:`read_csv` does). Number columns are written as numbers: ``-12.5`` stays a
+  negative number.
+- XLSX: text cells are stored as text (never a formula, ``quotePrefix`` on those that start like one), so
+  every id and name reads back exactly as written.
 """
 
 from __future__ import annotations
@@ -20,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from helpers.core import artifacts as processed
-from helpers.core import duck
+from helpers.core import duck, paths
 
 EXPORT_COLUMNS: list[str] = [
     "customer_id",
@@ -43,6 +58,9 @@ EXPORT_COLUMNS: list[str] = [
 TEXT_COLUMNS = ("customer_id", "name", "rfm_segment", "abc_class", "cluster_name", "quadrant", "service_level",
                 "next_action", "reasons")
 FILE_STEM = "customer_segments"
+# first characters that make a spreadsheet read a cell as a formula (OWASP), and the quote that neutralises
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
 
 
 class CustomersLostError(AssertionError):
@@ -146,6 +164,7 @@ class ExportFiles:
     parquet: Path
     csv: Path
     xlsx: Path | None
+    published: bool = True  # False: a pseudonymised run keeps the CSV and XLSX beside the Parquet file
 
     def describe(self, customers: int, month: str) -> str:
         """One sentence for the report: what was written where."""
@@ -153,10 +172,21 @@ class ExportFiles:
             f" and `{self.xlsx.name}`" if self.xlsx is not None
             else f" (no Excel workbook: {customers:,} rows is more than the {XLSX_MAX_ROWS:,} it is written for)"
         )
+        where = (
+            f"published with the month's report in `reports/{month}/`" if self.published else
+            f"kept in `data/processed/{month}/`: they hold the real ids and names, so a pseudonymised run does "
+            "not publish them"
+        )
         return (
             f"**{customers:,} customers** written to `{self.parquet.name}` (for the next steps) and, for the CRM "
-            f"and Excel, to `{self.csv.name}`{excel}, published with the month's report in `reports/{month}/`."
+            f"and Excel, to `{self.csv.name}`{excel}, {where}."
         )
+
+
+def export_folder(month: str, pseudonymised: bool = False) -> Path:
+    """Where the CSV and XLSX go: the folder the run publishes with the report (:func:`helpers.core.paths.export_dir`),
+    or, when the run is pseudonymised, the month's processed files (never published with the report)."""
+    return paths.processed_dir(month) if pseudonymised else paths.export_dir(month)
 
 
 def write_csv(export: pd.DataFrame, path: Path) -> Path:
@@ -172,10 +202,19 @@ def write_csv(export: pd.DataFrame, path: Path) -> Path:
     text = {c for c in columns if pd.api.types.is_string_dtype(export[c])}
     numbers = {c for c in columns if pd.api.types.is_numeric_dtype(export[c]) and not pd.api.types.is_bool_dtype(export[c])}
     if len(text | numbers) < len(columns):  # dates, booleans: DuckDB would write them unlike pandas
-        export.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        export.assign(**{c: neutralise_formulas(export[c]) for c in text}).to_csv(
+            path, index=False, encoding="utf-8-sig", lineterminator="\n")
         return path
-    # DuckDB writes a missing value as an empty field but an empty text as "": make the empty texts missing
-    select = ", ".join(f"NULLIF({_quoted(c)}, '') AS {_quoted(c)}" if c in text else _quoted(c) for c in columns)
+    # DuckDB writes a missing value as an empty field but an empty text as "": make the empty texts missing;
+    # a text that starts like a formula gets the quote in front (module text)
+    starts = ", ".join(f"chr({ord(c)})" for c in (*FORMULA_STARTS, TEXT_MARK))
+
+    def text_cell(column: str) -> str:
+        name = _quoted(column)
+        return (f"CASE WHEN left({name}, 1) IN ({starts}) THEN chr({ord(TEXT_MARK)}) || {name} "
+                f"ELSE NULLIF({name}, '') END AS {name}")
+
+    select = ", ".join(text_cell(c) if c in text else _quoted(c) for c in columns)
     body = path.with_name(path.name + ".body")
     try:
         with duck.connect() as con:
@@ -193,6 +232,25 @@ def write_csv(export: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def starts_like_formula(texts: pd.Series) -> pd.Series:
+    """True where a text starts with a character a spreadsheet reads as a formula (or with the quote mark)."""
+    return texts.astype("object").map(lambda v: isinstance(v, str) and v[:1] in (*FORMULA_STARTS, TEXT_MARK))
+
+
+def neutralise_formulas(texts: pd.Series) -> pd.Series:
+    """The texts as the CSV writes them: one ``'`` in front of those that start like a formula."""
+    if not pd.api.types.is_string_dtype(texts):
+        return texts
+    marked = starts_like_formula(texts)
+    return texts.where(~marked, TEXT_MARK + texts.astype("object").where(marked, "").astype(str))
+
+
+def restore_formulas(texts: pd.Series) -> pd.Series:
+    """The inverse of :func:`neutralise_formulas`: the one leading ``'`` of a text removed."""
+    marked = texts.astype("object").map(lambda v: isinstance(v, str) and v.startswith(TEXT_MARK))
+    return texts.where(~marked, texts.astype("object").where(marked, TEXT_MARK).astype(str).str[1:])
+
+
 def _quoted(name: str) -> str:
     """A column name as a SQL identifier."""
     return '"' + str(name).replace('"', '""') + '"'
@@ -204,12 +262,26 @@ def _sql_text(text: str) -> str:
 
 
 def write_xlsx(export: pd.DataFrame, path: Path, sheet: str = "customer_segments") -> Path:
-    """An Excel workbook with one sheet, a frozen header row and readable column widths."""
+    """An Excel workbook with one sheet, a frozen header row and readable column widths. Texts are stored as
+    text: openpyxl would store one that starts with ``=`` as a live formula (module text)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    export = export.copy()
+    for column in export.columns:
+        if pd.api.types.is_string_dtype(export[column]):
+            # XML, and so Excel, cannot hold control characters such as \x0b: openpyxl stops the run on them.
+            # They become U+FFFD (the replacement character) here; the CSV keeps them as written.
+            export[column] = export[column].str.replace(ILLEGAL_CHARACTERS_RE, "\ufffd", regex=True)
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         export.to_excel(writer, index=False, sheet_name=sheet)
         worksheet = writer.sheets[sheet]
         worksheet.freeze_panes = "A2"
+        for position, column in enumerate(export.columns, start=1):
+            if not pd.api.types.is_string_dtype(export[column]):
+                continue
+            for row in np.flatnonzero(starts_like_formula(export[column]).to_numpy(dtype=bool)):
+                cell = worksheet.cell(row=int(row) + 2, column=position)  # row 1 is the header
+                cell.data_type = "s"
+                cell.quotePrefix = True
         for position, column in enumerate(export.columns, start=1):
             longest = max([len(str(column))] + [len(str(v)) for v in export[column].head(500)])
             letter = worksheet.cell(row=1, column=position).column_letter
@@ -218,10 +290,12 @@ def write_xlsx(export: pd.DataFrame, path: Path, sheet: str = "customer_segments
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read an export CSV back with the same types (ids and texts as text)."""
+    """Read an export CSV back with the same types (ids and texts as text, the formula quote removed)."""
     text = {c: str for c in TEXT_COLUMNS}
     frame = pd.read_csv(path, encoding="utf-8-sig", dtype=text, keep_default_na=False, na_values={
         c: [""] for c in EXPORT_COLUMNS if c not in TEXT_COLUMNS})
+    for column in TEXT_COLUMNS:
+        frame[column] = restore_formulas(frame[column])
     return frame[EXPORT_COLUMNS]
 
 
@@ -233,16 +307,21 @@ def read_xlsx(path: Path) -> pd.DataFrame:
 
 
 def write_export(
-    export: pd.DataFrame, month: str, folder: str | Path, xlsx_max_rows: int = XLSX_MAX_ROWS
+    export: pd.DataFrame,
+    month: str,
+    folder: str | Path | None = None,
+    xlsx_max_rows: int = XLSX_MAX_ROWS,
+    pseudonymised: bool = False,
 ) -> ExportFiles:
     """Write the artifact ``customer_segments`` for ``month`` and the .csv and (up to ``xlsx_max_rows``
-    customers) the .xlsx into ``folder``."""
+    customers) the .xlsx into ``folder`` (default :func:`export_folder` of ``month`` and ``pseudonymised``)."""
     if list(export.columns) != EXPORT_COLUMNS:
         raise ValueError(f"export columns must be {EXPORT_COLUMNS}, got {list(export.columns)}")
     parquet = processed.write_artifact(export, month, FILE_STEM)
-    folder = Path(folder)
+    folder = Path(folder) if folder is not None else export_folder(month, pseudonymised)
     return ExportFiles(
         parquet=parquet,
         csv=write_csv(export, folder / f"{FILE_STEM}.csv"),
         xlsx=write_xlsx(export, folder / f"{FILE_STEM}.xlsx") if len(export) <= xlsx_max_rows else None,
+        published=not pseudonymised,
     )

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from helpers.reporting import i18n
+from helpers.reporting.privacy import escape_markup
 
 
 def money_text(value: float, currency: str, decimals: int = 0) -> str:
@@ -46,10 +47,14 @@ def format_table(
 
 def markdown_table(table: pd.DataFrame, index: bool = True) -> str:
     """A small table as Markdown (long texts stay whole; a DataFrame's HTML would cut them at 50
-    characters). Pipes in cells are escaped."""
+    characters). Every cell and column name is escaped as data text
+    (:func:`helpers.reporting.privacy.escape_markup`: HTML, links, emphasis), pipes written as ``\\|``.
+    The notebooks show their tables through :func:`helpers.reporting.privacy.table_html` instead."""
     frame = table.reset_index() if index else table
+
     def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        return escape_markup(value).replace("&#124;", "\\|")
+
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]

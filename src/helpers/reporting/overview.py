@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.features import transaction_queries
+from helpers.reporting.privacy import safe_text
 
 PROFILE_ROWS = {
     "purchase_days": "Purchase days per customer",
@@ -45,6 +46,14 @@ def rejection_reasons(rejected: pd.DataFrame, unlisted: dict[tuple[str, str], in
         return pd.DataFrame(columns=columns)
     table = pd.concat(parts, ignore_index=True)[columns]
     return table.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def ignored_columns_text(ignored: dict[str, list[str]]) -> str:
+    """Markdown naming the columns outside the data contract per table, or "" when there are none. The
+    names are the input files' headers, data: escaped (:func:`helpers.reporting.privacy.safe_text`)."""
+    parts = [f"{safe_text(table)}: {', '.join(safe_text(c) for c in columns)}"
+             for table, columns in ignored.items() if columns]
+    return "Columns outside the data contract were ignored: " + "; ".join(parts) if parts else ""
 
 
 def data_figures(transactions: transaction_queries.Source, summary: pd.DataFrame) -> dict:

@@ -1,10 +1,11 @@
-"""What a stakeholder report may show of a customer: pseudonyms instead of ids and names, and data text escaped.
+"""What a published notebook may show of a customer: pseudonyms instead of ids and names, and data text escaped.
 
-**Pseudonyms (GDPR).** With ``pseudonymise = True`` the report shows "Customer 7F3A9C" / "Kunde 7F3A9C"
-instead of a customer's id and name. The code is a keyed hash (HMAC-SHA256) of the customer id with a secret
-salt, so it is
+**Pseudonyms (GDPR).** With ``pseudonymise = True`` every published notebook (the analyses 01-04 and the
+stakeholder report 05) shows "Customer 7F3A9C" / "Kunde 7F3A9C" instead of a customer's id and drops the
+name. The code is a keyed hash (HMAC-SHA256) of the customer id with a secret salt, so it is
 
-- stable: the same customer gets the same alias every month (as long as the salt stays the same);
+- stable: the same customer gets the same alias every month and in every notebook (as long as the salt
+  stays the same; every notebook takes the month's customer summary as ``population``);
 - not reversible: without the salt, nobody can find the customer from the alias, not even by hashing every
   possible id;
 - unique within a month: when two customers' first six hex digits coincide, both get longer codes.
@@ -14,7 +15,9 @@ itself), from the file named by ``WORKBOOK_PSEUDONYM_SALT_FILE``, or from the de
 ``~/.config/segment-workbook/pseudonym_salt``, which is created with a random secret (readable by its
 owner only) the first time it is needed. A salt file inside the repository is refused: it would end up in
 git. Keep the salt file when moving the scheduled run to another machine, or the aliases change.
-Only the HTML reports are pseudonymised; the CRM export (customer_segments.parquet) keeps the real values.
+The CRM export keeps the real values (it is for the CRM); a pseudonymised run therefore leaves its CSV and
+Excel files in ``data/processed/<YYYY-MM>/`` instead of publishing them with the report
+(:func:`helpers.reporting.crm_export.export_folder`).
 
 **Escaping.** Text from the data (client names, industries, next actions) must appear as text, never as
 markup: a client called ``<script>alert(1)</script>`` must not run in a reader's browser. What the tools do:
@@ -22,10 +25,14 @@ markup: a client called ``<script>alert(1)</script>`` must not run in a reader's
 - ``DataFrame._repr_html_`` / ``DataFrame.to_html()`` escape cells, column names and index (``escape=True``);
 - ``DataFrame.style`` (Styler) does **not** escape unless ``format(escape="html")`` is given;
 - ``IPython.display.Markdown`` does not escape: nbconvert turns the Markdown into HTML and passes raw
-  HTML through unchanged (``HTMLExporter.sanitize_html`` is off), and so does ``IPython.display.HTML``.
+  HTML (and ``javascript:`` links) through unchanged (``HTMLExporter.sanitize_html`` is off), and so does
+  ``IPython.display.HTML``.
 
-So: data text inside Markdown or HTML goes through :func:`safe_text`; tables are shown with
-:func:`table_html` / :func:`show_table` (or :func:`styled` for a Styler).
+So there is one path for each: every table a published notebook shows is :func:`table_html` (through
+:func:`show_table`, :class:`helpers.reporting.report_tables.ReportTables` or
+:class:`~helpers.reporting.report_tables.AnalysisTables`, which pseudonymise first); data text inside
+Markdown or HTML goes through :func:`safe_text` (a frame whose text a helper writes into Markdown through
+:func:`for_markdown`). No notebook shows a Styler or a bare DataFrame.
 """
 
 from __future__ import annotations
@@ -151,6 +158,16 @@ class Pseudonymiser:
             self._codes.update(alias_codes([*self._codes, key], self._salt))
         return f"{i18n.t('alias_prefix', self.language)} {self._codes[key]}"
 
+    def names(self, customer_ids: Iterable[Any], names: Iterable[Any] | None = None) -> pd.Series:
+        """What to call each customer where a chart names them: the alias when enabled, else the name, or the
+        id where the name is missing or empty."""
+        ids = pd.Series(list(customer_ids), dtype="object").astype(str)
+        if self.enabled:
+            return pd.Series([self.alias(v) for v in ids], dtype="object")
+        given = pd.Series(list(names) if names is not None else [None] * len(ids), dtype="object")
+        text = given.where(given.notna(), "").astype(str).str.strip()
+        return text.where(text != "", ids)
+
     def frame(
         self,
         frame: pd.DataFrame,
@@ -180,16 +197,33 @@ _MARKUP = {
 }
 
 
+def escape_markup(value: Any) -> str:
+    """``str(value)`` with HTML and Markdown markup written as character references (whitespace runs as one
+    space): it shows as written in Markdown and in HTML, also inside a table cell."""
+    text = html.escape(" ".join(str(value).split()), quote=True)
+    return "".join(_MARKUP.get(ch, ch) for ch in text)
+
+
 def safe_text(value: Any) -> str:
     """Text from the data, safe to put into Markdown or HTML: it shows as written and is never markup."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "-"
-    text = html.escape(" ".join(str(value).split()), quote=True)
-    text = "".join(_MARKUP.get(ch, ch) for ch in text)
+    text = escape_markup(value)
     if text[:1] in "-+" or text[:1].isdigit():
         # a leading "-", "+" or "1." would start a list when the text begins a line
         text = f"&#{ord(text[0])};{text[1:]}"
     return text
+
+
+def for_markdown(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """A copy whose ``columns`` hold :func:`safe_text`: for a frame a helper writes into Markdown sentences
+    (notebook 03's cluster names, which can hold an industry from the accounts). Not for tables:
+    :func:`table_html` escapes on its own and would show the references."""
+    out = frame.copy()
+    for column in columns:
+        if column in out:
+            out[column] = [safe_text(v) for v in out[column]]
+    return out
 
 
 def table_html(
@@ -240,17 +274,3 @@ def show_table(frame: pd.DataFrame, max_rows: int | None = 10, index: bool = Fal
     from IPython.display import HTML
 
     return HTML(table_html(frame, max_rows=max_rows, index=index, language=language))
-
-
-def styled(frame: pd.DataFrame):
-    """The table as a Styler for HTML: data escaped (pandas' Styler does not escape by default), no row
-    numbers, text columns left-aligned (sentences read better), numbers right-aligned."""
-    frame = frame.reset_index(drop=True)  # the row labels are hidden; styling a cell needs unique ones
-    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    style = frame.style.format(escape="html").format_index(escape="html", axis=0).format_index(
-        escape="html", axis=1
-    ).hide(axis="index")
-    if text:
-        style = style.set_properties(subset=text, **{"text-align": "left"})
-        style = style.set_table_styles([{"selector": "th", "props": "text-align: left"}])
-    return style

@@ -1,6 +1,10 @@
-"""How the stakeholder report shows a table: customers pseudonymised when asked, values and names in the
-report's language, every cell escaped (see :mod:`helpers.reporting.privacy`). One call per table, so that
-notebook 05 states only what a table holds."""
+"""How a published notebook shows a table: customers pseudonymised when asked, values written for readers,
+every cell, column name and index escaped (:func:`helpers.reporting.privacy.table_html`, see
+:mod:`helpers.reporting.privacy`). One call per table, so that a notebook states only what a table holds.
+
+:class:`ReportTables` is the stakeholder report's (05: the report's language, translated column names);
+:class:`AnalysisTables` the analysis notebooks' (01-04: :func:`helpers.reporting.formatting.format_table`'s
+formats and the notebook's own column names). Both end in the same escaping."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pandas as pd
 
 from helpers.core.language import is_missing
 from helpers.reporting import i18n
+from helpers.reporting.formatting import format_table
 from helpers.reporting.privacy import Pseudonymiser, show_table
 
 COLUMN_KEYS = {
@@ -83,3 +88,29 @@ class ReportTables:
             numbers=numbers, labels=self.labels, signed=signed,
         )
         return show_table(shown, max_rows=max_rows, language=self.language)
+
+
+@dataclass(frozen=True)
+class AnalysisTables:
+    privacy: Pseudonymiser
+    currency: str = ""
+
+    def show(
+        self,
+        frame: pd.DataFrame,
+        money: Iterable[str] = (),
+        percent: Iterable[str] = (),
+        numbers: Mapping[str, int] | None = None,
+        rename: Mapping[str, str] | None = None,
+        percent_decimals: int = 0,
+        index: bool = False,
+        max_rows: int | None = None,
+    ):
+        """`frame` as an escaped HTML table, customers pseudonymised when asked (ids in a column or the
+        index; names dropped): `money` columns in the currency, `percent` columns (fractions) with
+        `percent_decimals`, `numbers` with the given decimals, then columns renamed (`rename`, by the
+        frame's column names). `index`: show the frame's index (a meaningful one: rank, class, segment)."""
+        shown = format_table(self.privacy.frame(frame), self.currency, money=money, percent=percent,
+                             numbers=dict(numbers or {}), rename=dict(rename or {}),
+                             percent_decimals=percent_decimals)
+        return show_table(shown, max_rows=max_rows, index=index)

@@ -98,8 +98,8 @@ EN: dict[str, str] = {
     "footer_inputs": "Input files, rows read, accepted and rejected:",
     "footer_cltv_model": "CLTV model: {model}.",
     "footer_version": "Segment workbook version {version}; report produced on {run_time}.",
-    "footer_privacy": "Customer names and ids are pseudonymised in this report; the CRM export keeps the real "
-    "values.",
+    "footer_privacy": "Customer names and ids are pseudonymised in this report and in the analysis notebooks "
+    "published with it; the CRM export keeps the real values and is therefore not published with it.",
     "footer_not_checked": "not available",
     # table columns
     "col_customer": "customer",
@@ -238,8 +238,9 @@ DE: dict[str, str] = {
     "footer_inputs": "Eingabedateien, gelesene, übernommene und abgelehnte Zeilen:",
     "footer_cltv_model": "CLTV-Modell: {model}.",
     "footer_version": "Segment-Workbook Version {version}; Bericht erstellt am {run_time}.",
-    "footer_privacy": "Kundennamen und -nummern sind in diesem Bericht pseudonymisiert; der CRM-Export enthält "
-    "die echten Werte.",
+    "footer_privacy": "Kundennamen und -nummern sind in diesem Bericht und in den mit ihm veröffentlichten "
+    "Analyse-Notebooks pseudonymisiert; der CRM-Export enthält die echten Werte und wird deshalb nicht mit "
+    "ihm veröffentlicht.",
     "footer_not_checked": "nicht verfügbar",
     "col_customer": "Kunde",
     "col_name": "Name",

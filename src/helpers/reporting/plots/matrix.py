@@ -97,8 +97,9 @@ def matrix_chart(
         axis.text(x, y, view.corners[key], transform=axis.transAxes, ha=ha, va=va, fontsize=11, fontweight="bold",
                   color=QUADRANT_COLORS[key], bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none"})
     for _, row in view.named.iterrows():
+        # a name is data: drawn as written ("$...$" in it is no formula, parse_math off)
         axis.annotate(row["label"][:28], (row["upsell_score"], row["growth_score"]), fontsize=8,
-                      xytext=(4, 3), textcoords="offset points", color="#222222")
+                      xytext=(4, 3), textcoords="offset points", color="#222222", parse_math=False)
     axis.set_xlim(-3, 103)
     axis.set_ylim(-3, 103)
     axis.set_xlabel(xlabel)
