@@ -303,3 +303,27 @@ def test_a_run_killed_with_sigkill_damages_nothing(workbook_root, tmp_path):
     runner.run_notebooks("2025-10", {"month": "2025-10", "rows": 5}, notebooks=[writer], log=lambda m: None)
     assert not list((workbook_root / "data" / "processed" / ".staging").iterdir())
     assert (paths.reports_dir() / ".failed" / staged[0].name / "processed" / "calibration_holdout.parquet").exists()
+
+
+def test_a_run_of_some_notebooks_works_on_the_month_as_published(workbook_root, tmp_path):
+    """E.g. the report again in another language: without the data preparation, the build starts from a
+    copy of the published processed files, and publishing them again loses nothing."""
+    from helpers.core import artifacts
+
+    folder = tmp_path / "nbs5"
+    folder.mkdir()
+    writer = _notebook(
+        folder / "00_data_preparation.ipynb",
+        "import pandas as pd\nfrom helpers.core import artifacts\n"
+        "artifacts.write_artifact(pd.DataFrame({'customer_id': ['a', 'b', 'c']}), month, 'calibration_holdout')",
+    )
+    reader = _notebook(
+        folder / "05_report.ipynb",
+        "from helpers.core import artifacts\nprint('customers:', len(artifacts.read_artifact(month, 'calibration_holdout')))",
+    )
+    runner.run_notebooks("2025-06", {"month": "2025-06"}, notebooks=[writer, reader], log=lambda m: None)
+    runner.run_notebooks("2025-06", {"month": "2025-06"}, notebooks=[reader], log=lambda m: None)
+    executed = nbformat.read(workbook_root / "reports" / "2025-06" / "executed" / "05_report.ipynb", as_version=4)
+    assert "customers: 3" in "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert len(artifacts.read_artifact("2025-06", "calibration_holdout")) == 3
+    assert artifacts.published_months() == ["2025-06"]

@@ -108,10 +108,17 @@ class Build:
         return paths.processed_staging_dir(self.run_id)
 
     @classmethod
-    def start(cls, month: str) -> Build:
+    def start(cls, month: str, from_published: bool = False) -> Build:
+        """A new build of `month`. ``from_published``: start from a copy of the published month's processed
+        files (a run of some notebooks only, e.g. the report again in another language); a full run prepares
+        them afresh."""
         build = cls(month, new_run_id(month))
         build.report.mkdir(parents=True)
-        build.processed.mkdir(parents=True)
+        published = paths.published_processed_dir(month)
+        if from_published and published.is_dir():
+            shutil.copytree(published, build.processed, ignore=shutil.ignore_patterns(artifacts.PUBLISHED))
+        else:
+            build.processed.mkdir(parents=True)
         return build
 
     @contextlib.contextmanager

@@ -121,7 +121,9 @@ def run_notebooks(
     with publishing.MonthLock(month):
         for leftover in publishing.clean_leftovers(keep_failed):
             log(f"a run stopped before it could finish left {leftover.name}: moved to {leftover.parent}")
-        build = publishing.Build.start(month)
+        # without the data preparation the notebooks work on the month as published
+        prepares = any(notebook.stem.endswith("_data_preparation") for notebook in notebooks)
+        build = publishing.Build.start(month, from_published=not prepares)
         log_file = (build.report / "run.log").open("w", encoding="utf-8")
 
         def say(message: str) -> None:
