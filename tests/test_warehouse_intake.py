@@ -169,12 +169,13 @@ def test_spark_applies_the_intake_limits_like_duckdb(spark, tmp_path):
     assert by_reason["field_too_long"] == ["category", "customer_id"]
     assert sorted(accepted.toPandas()["customer_id"]) == sorted(by_duckdb.transactions["customer_id"]) == [
         "C1", "C10", "C8"]
-    assert by_spark.known_customers is None and sorted(by_spark.customer_ids()) == ["C1", "C10", "C8"]
+    # C11 buys only after the analysis month: a customer already, as in DuckDB
+    assert by_spark.known_customers is None and sorted(by_spark.customer_ids()) == ["C1", "C10", "C11", "C8"]
 
     accounts = tmp_path / "accounts.csv"
-    accounts.write_text("customer_id,name\nC1,Alpha\nC2,Later\nC99,Ghost\n", encoding="utf-8")
+    accounts.write_text("customer_id,name\nC1,Alpha\nC2,Later\nC99,Ghost\nC11,Next month\n", encoding="utf-8")
     merged = by_spark.merged(load_inputs([], accounts, settings=settings, today=today))
-    assert merged.accounts["customer_id"].tolist() == ["C1"]
+    assert merged.accounts["customer_id"].tolist() == ["C1", "C11"]
     unknown = merged.rejected[merged.rejected["reason"] == "unknown_customer"]
     assert unknown["value"].tolist() == ["C2", "C99"]
     assert (merged.counts["read"] == merged.counts["accepted"] + merged.counts["rejected"]).all()

@@ -29,7 +29,7 @@ import pandas as pd
 
 from helpers.core import spark as spark_setup
 from helpers.core.config import Settings
-from helpers.data.contract import CONTRACT, RowLimits, row_checks
+from helpers.data.contract import AFTER_ANALYSIS_MONTH, CONTRACT, RowLimits, row_checks
 from helpers.data.intake.columns import match_columns
 from helpers.data.intake.messages import (
     REJECTED_COLUMNS,
@@ -183,14 +183,17 @@ def check_table(
         ignored_columns={TABLE: list(match.ignored)} if match.ignored else {},
         engines={name: "spark"},
         unlisted_rejections={(TABLE, reason): count for reason, count in unlisted.items()},
-        customer_source=lambda: _customer_ids(accepted),
+        # a client whose rows all lie after the analysis month is a customer already, not an unknown one
+        customer_source=lambda: _customer_ids(checked.where(
+            F.col("__reason").isNull() | (F.col("__reason") == AFTER_ANALYSIS_MONTH)
+        ).select(F.col("__v_customer_id").alias("customer_id"))),
         tables_given=frozenset({TABLE}),
     )
     return accepted, result
 
 
 def _customer_ids(accepted: SparkDataFrame) -> pd.Index:
-    """The distinct customer ids of the accepted rows, collected (only when accounts or a service map are
+    """The distinct customer ids of the known customers' rows, collected (only when accounts or a service map are
     checked against them: helpers.data.intake.result.IntakeResult.merged)."""
     ids = accepted.select("customer_id").distinct().toPandas()["customer_id"]
     return pd.Index(ids.dropna().astype(object).unique(), dtype=object)
