@@ -4,181 +4,31 @@ The shipped config/settings.yaml is the one statement of the defaults (documente
 user's own file given with --config needs only the keys it changes. Every key a file names must exist in
 the shipped file: a typo ('curency') is an error that names the file and suggests the key meant, never a
 setting silently ignored. A key written twice in one file is an error too (YAML would keep the last).
-Modules read `settings.cltv.horizon_months`; each section checks its own values when it is built.
+Modules read `settings.cltv.horizon_months`; each section checks its own values when it is built (the reading
+and the checks are in helpers.core.settings_files).
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import difflib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from helpers.core import paths
-from helpers.core.errors import WorkbookError
+from helpers.core.settings_files import (
+    ConfigError,
+    SectionCheck,
+    check_keys,
+    frozen,
+    merge,
+    plain,
+    read_yaml,
+)
 
 SETTINGS_FILE = "settings.yaml"
-
-
-class ConfigError(WorkbookError, ValueError):
-    """A settings file that cannot be used; the message names the file and the key, and the fix."""
-
-
-# --------------------------------------------------------------------------------------------------
-# reading YAML: duplicate keys are errors
-# --------------------------------------------------------------------------------------------------
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a mapping with the same key twice (plain YAML keeps the last one)."""
-
-
-def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise ConfigError(
-                f"{loader.name}: key {key!r} is written twice (lines {seen[key] + 1} and "
-                f"{key_node.start_mark.line + 1}); keep one"
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-
-
-def read_yaml(path: Path) -> dict:
-    """A YAML file whose top level is a mapping; an error names the file (and the line) otherwise."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: settings file not found") from exc
-    loader = _UniqueKeyLoader(text)
-    loader.name = str(path)
-    try:
-        content = loader.get_single_data() or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    finally:
-        loader.dispose()
-    if not isinstance(content, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
-    return content
-
-
-# --------------------------------------------------------------------------------------------------
-# unknown keys
-# --------------------------------------------------------------------------------------------------
-def _suggestion(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-
-
-def check_keys(given: Mapping, defaults: Mapping, source: Path, where: str = "") -> None:
-    """Every key of `given` exists in `defaults` (recursively, mapping by mapping)."""
-    for key, value in given.items():
-        dotted = f"{where}.{key}" if where else str(key)
-        if key not in defaults:
-            known = [str(k) for k in defaults]
-            raise ConfigError(f"{source}: unknown key '{dotted}'; {_suggestion(str(key), known)}")
-        if isinstance(defaults[key], Mapping) and not isinstance(value, Mapping):
-            inner = ", ".join(str(k) for k in defaults[key])
-            raise ConfigError(f"{source}: '{dotted}' must be a mapping of keys to values ({inner}), got {value!r}; "
-                              f"write the keys it changes under it, or remove it")
-        if isinstance(value, Mapping):
-            check_keys(value, defaults[key], source, dotted)
-
-
-def merge(base: Mapping, override: Mapping) -> dict:
-    merged = copy.deepcopy(_plain(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def _frozen(value: Any) -> Any:
-    """Mappings read-only and lists tuples, all the way down: a section cannot be changed by accident."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-# --------------------------------------------------------------------------------------------------
-# value checks
-# --------------------------------------------------------------------------------------------------
-class _Check:
-    """Checks of one section's values; every message names the file and the dotted key."""
-
-    def __init__(self, source: Path, section: str):
-        self.source, self.section = source, section
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.section}.{key} {message}")
-
-    def whole(self, values: Mapping, key: str, minimum: int = 0, allow_none: bool = False) -> int | None:
-        value = values[key]
-        if value is None and allow_none:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            extra = " or null" if allow_none else ""
-            raise self.fail(key, f"must be a whole number >= {minimum}{extra}, got {value!r}")
-        return int(value)
-
-    def number(self, values: Mapping, key: str, low: float | None = None, high: float | None = None,
-               low_open: bool = False, hint: str = "") -> float:
-        value = values[key]
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok and low is not None:
-            ok = value > low if low_open else value >= low
-        if ok and high is not None:
-            ok = value <= high
-        if not ok:
-            bounds = "" if low is None else (f" > {low:g}" if low_open else f" >= {low:g}")
-            bounds += "" if high is None else f" and <= {high:g}"
-            raise self.fail(key, f"must be a number{bounds}{hint}, got {value!r}")
-        return float(value)
-
-    def choice(self, values: Mapping, key: str, choices: tuple[str, ...]) -> str:
-        value = values[key]
-        if value not in choices:
-            raise self.fail(key, f"is {value!r}; use one of {', '.join(repr(c) for c in choices)}")
-        return str(value)
-
-    def pair(self, values: Mapping, key: str, example: str) -> tuple[float, float]:
-        value = values[key]
-        if not isinstance(value, list | tuple) or len(value) != 2 or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-            raise self.fail(key, f"must be two numbers like {example}, got {value!r}")
-        return float(value[0]), float(value[1])
-
-    def edges(self, values: Mapping, key: str) -> tuple[int, ...]:
-        value = values[key]
-        if not isinstance(value, list | tuple) or not value or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value) or list(value) != sorted(
-                set(value)):
-            raise self.fail(key, f"must be increasing whole numbers like [10, 50, 250], got {value!r}")
-        return tuple(int(v) for v in value)
-
 
 # --------------------------------------------------------------------------------------------------
 # the sections
@@ -197,7 +47,7 @@ class IntakeSettings:
     max_field_length: int
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> IntakeSettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> IntakeSettings:
         return cls(refunds=check.choice(values, "refunds", ("net", "quarantine")),
                    column_mapping=str(values["column_mapping"]),
                    engine=check.choice(values, "engine", ("auto", "pandas")),
@@ -206,7 +56,7 @@ class IntakeSettings:
                    max_field_length=int(check.whole(values, "max_field_length", minimum=1)))
 
 
-def _day(values: Mapping, key: str, check: _Check) -> dt.date:
+def _day(values: Mapping, key: str, check: SectionCheck) -> dt.date:
     """A calendar day written as yyyy-mm-dd (YAML reads it as a date; a quoted one is text)."""
     value = values[key]
     day = value.date() if isinstance(value, dt.datetime) else value
@@ -226,7 +76,7 @@ class SummarySettings:
     holdout_months: int
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> SummarySettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> SummarySettings:
         return cls(unit_days=check.number(values, "unit_days", low=0, low_open=True),
                    holdout_months=check.whole(values, "holdout_months", minimum=0))
 
@@ -236,7 +86,7 @@ class RfmSettings:
     segments_file: str
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> RfmSettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> RfmSettings:
         return cls(segments_file=str(values["segments_file"]))
 
 
@@ -246,7 +96,7 @@ class AbcSettings:
     basis: str
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> AbcSettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> AbcSettings:
         cutoffs = check.pair(values, "cutoffs", "[0.80, 0.95]")
         if not 0.0 < cutoffs[0] <= cutoffs[1] <= 1.0:
             raise check.fail("cutoffs", f"must satisfy 0 < A <= B <= 1, got {list(values['cutoffs'])}")
@@ -265,7 +115,7 @@ class CltvSettings:
     pareto_max_customers: int | None
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> CltvSettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> CltvSettings:
         return cls(
             horizon_months=check.whole(values, "horizon_months", minimum=1),
             discount_rate=check.number(values, "discount_rate", low=0, hint=" (a yearly rate: 0.10 = 10%)"),
@@ -286,7 +136,7 @@ class ClusteringSettings:
     random_state: int
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> ClusteringSettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> ClusteringSettings:
         whole = {key: check.whole(values, key) for key in
                  ("k_min", "k_max", "sample_size", "fit_sample_size", "resamples", "random_state")}
         if whole["k_min"] < 2 or whole["k_max"] < whole["k_min"]:
@@ -317,7 +167,7 @@ class PotentialSettings:
     quadrants: Mapping[str, Mapping[str, Any]]
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> PotentialSettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> PotentialSettings:
         for axis, weights in values["weights"].items():
             for name, weight in (weights or {}).items():
                 if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
@@ -336,11 +186,11 @@ class PotentialSettings:
                 raise check.fail(f"maturity.{part}", f"must be numbers >= 0, not all 0, got {dict(weights)!r}")
         check.number(values["lost"], "below_p_alive", low=0, high=1)
         return cls(
-            weights=_frozen(values["weights"]), thresholds=_frozen(values["thresholds"]), growth_range=(low, high),
+            weights=frozen(values["weights"]), thresholds=frozen(values["thresholds"]), growth_range=(low, high),
             cltv_peer_quantile=check.number(values, "cltv_peer_quantile", low=0, high=1),
             min_peers=check.whole(values, "min_peers", minimum=1), size_bands=check.edges(values, "size_bands"),
-            maturity=_frozen(values["maturity"]), reasons_per_axis=check.whole(values, "reasons_per_axis", minimum=1),
-            lost=_frozen(values["lost"]), quadrants=_frozen(values["quadrants"]),
+            maturity=frozen(values["maturity"]), reasons_per_axis=check.whole(values, "reasons_per_axis", minimum=1),
+            lost=frozen(values["lost"]), quadrants=frozen(values["quadrants"]),
         )
 
 
@@ -351,14 +201,14 @@ class QualificationSettings:
     size_bands: tuple[int, ...]
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> QualificationSettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> QualificationSettings:
         rules = values["rules"] or []
         if not isinstance(rules, list | tuple) or not all(isinstance(rule, Mapping) for rule in rules):
             raise check.fail("rules", "must be a list of rules like {column: employees, min: 10}")
         sorters = values["sorters"]
         if not isinstance(sorters, list | tuple) or len(sorters) < 3:
             raise check.fail("sorters", f"must name three account columns (or size_band), got {sorters!r}")
-        return cls(rules=_frozen(list(rules)), sorters=tuple(str(s) for s in sorters),
+        return cls(rules=frozen(list(rules)), sorters=tuple(str(s) for s in sorters),
                    size_bands=check.edges(values, "size_bands"))
 
 
@@ -367,7 +217,7 @@ class RunSettings:
     keep_failed_runs: int
 
     @classmethod
-    def build(cls, values: Mapping, check: _Check) -> RunSettings:
+    def build(cls, values: Mapping, check: SectionCheck) -> RunSettings:
         return cls(keep_failed_runs=int(check.whole(values, "keep_failed_runs", minimum=1)))
 
 
@@ -404,12 +254,12 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         """The merged values as plain YAML types (what the run records; what a copy would be written from)."""
-        return _plain(self.values)
+        return plain(self.values)
 
     def with_changes(self, changes: Mapping[str, Any] | None = None, **top_level: Any) -> Settings:
         """These settings with some values changed (a nested mapping, as in a settings file), checked anew."""
         given = merge(changes or {}, top_level)
-        values = _plain(self.values)
+        values = plain(self.values)
         check_keys(given, values, self.source)
         return build_settings(merge(values, given), self.source)
 
@@ -419,8 +269,8 @@ def build_settings(values: Mapping[str, Any], source: Path) -> Settings:
     currency = values["currency"]
     if not isinstance(currency, str) or not currency.strip():
         raise ConfigError(f"{source}: currency must be a currency code like EUR or USD, got {currency!r}")
-    sections = {name: kind.build(values[name], _Check(source, name)) for name, kind in SECTIONS.items()}
-    return Settings(currency=currency.strip(), source=source, values=_frozen(values), **sections)
+    sections = {name: kind.build(values[name], SectionCheck(source, name)) for name, kind in SECTIONS.items()}
+    return Settings(currency=currency.strip(), source=source, values=frozen(values), **sections)
 
 
 def shipped_settings_file() -> Path:
@@ -429,7 +279,7 @@ def shipped_settings_file() -> Path:
 
 @functools.cache
 def _defaults() -> Mapping[str, Any]:
-    return _frozen(read_yaml(shipped_settings_file()))
+    return frozen(read_yaml(shipped_settings_file()))
 
 
 # settings that name another file: a relative name is relative to the folder of the file that names it
@@ -442,7 +292,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     A file named in `path` (e.g. `intake.column_mapping: my_mapping.yaml`) is looked for next to `path`; a
     file that `path` does not name is the shipped one, in the shipped config folder, wherever `path` is."""
     settings_path = Path(path) if path else shipped_settings_file()
-    defaults = _plain(_defaults())
+    defaults = plain(_defaults())
     given = read_yaml(settings_path)
     check_keys(given, defaults, settings_path)
     values = merge(defaults, given)
