@@ -327,3 +327,26 @@ def test_a_run_of_some_notebooks_works_on_the_month_as_published(workbook_root, 
     assert "customers: 3" in "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert len(artifacts.read_artifact("2025-06", "calibration_holdout")) == 3
     assert artifacts.published_months() == ["2025-06"]
+
+
+def test_a_backfill_goes_on_after_a_failed_month_and_fails_at_the_end_naming_it(workbook_root, tmp_path, capsys):
+    from pathlib import Path
+
+    from helpers.pipeline import cli
+
+    folder = tmp_path / "nbs6"
+    folder.mkdir()
+    notebook = _notebook(folder / "00_fragile.ipynb", "assert month != '2025-02', 'broken in February'")
+    transactions = tmp_path / "t.csv"
+    transactions.write_text("customer_id,date,amount\n1,2025-01-05,10\n2,2025-02-05,10\n3,2025-03-05,10\n")
+    original = runner.list_notebooks
+    runner.list_notebooks = lambda directory=None: [Path(notebook)]
+    try:
+        code = cli.main(["run", "--transactions", str(transactions), "--from", "2025-01", "--to", "2025-03"])
+    finally:
+        runner.list_notebooks = original
+    printed = capsys.readouterr()
+    assert code == 2
+    assert "2025-02 was not published" in printed.err and "broken in February" in printed.err
+    assert "1 of 3 months were not published: 2025-02" in printed.err
+    assert sorted(p.name for p in (workbook_root / "reports").glob("2025-*")) == ["2025-01", "2025-03"]

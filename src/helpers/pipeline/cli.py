@@ -42,6 +42,7 @@ def _run(args: argparse.Namespace) -> int:
         months = [covered.latest_complete()]
         print(f"no --month given: using the latest complete month in the data, {months[0]}")
     preparation.check_months(months, covered, files.transactions)
+    failed: list[str] = []
     for month in months:
         parameters = {
             "month": month,
@@ -55,8 +56,21 @@ def _run(args: argparse.Namespace) -> int:
             "language": args.language,
             "pseudonymise": args.pseudonymise,
         }
-        result = runner.run_notebooks(month, parameters)
+        try:
+            result = runner.run_notebooks(month, parameters)
+        except runner.PipelineError as error:
+            if len(months) == 1:
+                raise
+            # a backfill goes on with the other months (a stop signal still ends it); it fails at the end
+            print(f"workbook run: {month} was not published: {error}", file=sys.stderr)
+            failed.append(month)
+            continue
         print(f"published {result.report_dir}")
+    if failed:
+        raise runner.PipelineError(
+            f"{len(failed)} of {len(months)} months were not published: {', '.join(failed)} (the reasons are above); "
+            f"the others were. Run a month again with --month once it is fixed"
+        )
     return 0
 
 
