@@ -86,19 +86,23 @@ def test_a_lock_file_left_behind_never_blocks_whatever_it_says(workbook_root, co
 
 
 _CONTENDER = """
-import sys, time
+import os, sys, time
+from pathlib import Path
 from helpers.pipeline import publishing
-start = float(sys.argv[1])
+start, tried = float(sys.argv[1]), Path(sys.argv[2])
 while time.time() < start:
     pass
 lock = publishing.MonthLock("2025-08")
 got = lock.acquire()
 print("got" if got else "refused", flush=True)
-time.sleep(0.5)
+(tried / str(os.getpid())).touch()
+deadline = time.time() + 60
+while len(list(tried.iterdir())) < 2 and time.time() < deadline:  # hold the lock until both have tried
+    time.sleep(0.01)
 """
 
 
-def test_two_simultaneous_starts_never_both_get_the_lock(workbook_root):
+def test_two_simultaneous_starts_never_both_get_the_lock(workbook_root, tmp_path):
     """The stale-lock takeover raced (9 of 150 trials both runs got the lock); an OS lock cannot."""
     import subprocess
     import sys
@@ -108,12 +112,15 @@ def test_two_simultaneous_starts_never_both_get_the_lock(workbook_root):
     lock.path.parent.mkdir(parents=True, exist_ok=True)
     for trial in range(12):
         lock.path.write_text("999999999 a dead run\n")  # the case that raced: a stale lock file present
+        tried = tmp_path / f"tried-{trial}"
+        tried.mkdir()
         start = time.time() + 1.0
         contenders = [
-            subprocess.Popen([sys.executable, "-c", _CONTENDER, str(start)], stdout=subprocess.PIPE, text=True)
+            subprocess.Popen([sys.executable, "-c", _CONTENDER, str(start), str(tried)], stdout=subprocess.PIPE,
+                             text=True)
             for _ in range(2)
         ]
-        outcomes = sorted(p.communicate(timeout=60)[0].strip() for p in contenders)
+        outcomes = sorted(p.communicate(timeout=90)[0].strip() for p in contenders)
         assert all(p.returncode == 0 for p in contenders), trial
         assert outcomes == ["got", "refused"], (trial, outcomes)
 
