@@ -357,3 +357,21 @@ def test_a_backfill_goes_on_after_a_failed_month_and_fails_at_the_end_naming_it(
     assert "2025-02 was not published" in printed.err and "broken in February" in printed.err
     assert "1 of 3 months were not published: 2025-02" in printed.err
     assert sorted(p.name for p in (workbook_root / "reports").glob("2025-*")) == ["2025-01", "2025-03"]
+
+
+def test_a_rerun_of_the_month_moves_its_own_killed_runs_leftovers_and_restores_a_half_published_month(
+    workbook_root, notebooks
+):
+    from helpers.core import paths
+
+    good, _ = notebooks
+    run_id = "2025-03-20240101T000000-999999"
+    paths.report_staging_dir(run_id).mkdir(parents=True)
+    # a publish killed between its renames: the old report set aside, none in place
+    runner.run_notebooks("2025-04", {"month": "2025-04"}, notebooks=[good], log=lambda m: None)
+    (workbook_root / "reports" / "2025-04").rename(workbook_root / "reports" / ".old-2025-04-x")
+    runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=lambda m: None)
+    assert not paths.report_staging_dir(run_id).exists()
+    assert (workbook_root / "reports" / ".failed" / run_id).exists()
+    assert (workbook_root / "reports" / "2025-04" / "run.log").exists()
+    assert not (workbook_root / "reports" / ".old-2025-04-x").exists()

@@ -24,6 +24,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,18 @@ class Build:
         return _keep_as_failed(self.run_id, self.report, self.processed)
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGTERM and SIGINT wait while the month is being swapped into place (a stop there would leave half of
+    it); they arrive when the block ends."""
+    held = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
 def _set_aside(target: Path, run_id: str) -> Path | None:
     if not target.exists():
         return None
@@ -201,15 +214,17 @@ def _keep_as_failed(run_id: str, report: Path, processed: Path) -> Path | None:
 # --------------------------------------------------------------------------------------------------
 # housekeeping at the start of a run
 # --------------------------------------------------------------------------------------------------
-def clean_leftovers(keep_failed: int) -> list[Path]:
+def clean_leftovers(keep_failed: int, holding: str | None = None) -> list[Path]:
     """Staging folders of runs that no longer hold their month's lock (killed) go to reports/.failed/;
-    then only the newest ``keep_failed`` failed runs are kept. Returns where the leftovers went."""
+    then only the newest ``keep_failed`` failed runs are kept. ``holding``: the month whose lock this run
+    holds (its leftovers are stale by definition). Returns where the leftovers went."""
+    _restore_set_aside(holding)
     moved = []
     run_ids = {p.name for root in (paths.reports_dir(), paths.processed_root())
                for p in _children(root / ".staging")}
     for run_id in sorted(run_ids):
         match = _RUN_ID.match(run_id)
-        lock = MonthLock(match["month"]) if match else None
+        lock = MonthLock(match["month"]) if match and match["month"] != holding else None
         if lock is not None and not lock.acquire():
             continue  # a run of that month is going: its staging folder is in use
         try:
@@ -221,6 +236,26 @@ def clean_leftovers(keep_failed: int) -> list[Path]:
                 lock.release()
     prune_failed(keep_failed)
     return moved
+
+
+def _restore_set_aside(holding: str | None) -> None:
+    """A publish killed between its renames leaves `.old-<month>-<run>` folders: put a missing month back,
+    remove the ones whose month is in place again."""
+    for root in (paths.reports_dir(), paths.processed_root()):
+        for aside in (p for p in _children(root) if p.name.startswith(".old-")):
+            month = aside.name[len(".old-"):len(".old-") + 7]
+            lock = MonthLock(month) if month != holding else None
+            if lock is not None and not lock.acquire():
+                continue
+            try:
+                target = root / month
+                if target.exists():
+                    shutil.rmtree(aside, ignore_errors=True)
+                else:
+                    aside.rename(target)
+            finally:
+                if lock is not None:
+                    lock.release()
 
 
 def prune_failed(keep: int) -> None:

@@ -119,7 +119,7 @@ def run_notebooks(
     result = RunResult(month=month, report_dir=reports / month)
 
     with publishing.MonthLock(month):
-        for leftover in publishing.clean_leftovers(keep_failed):
+        for leftover in publishing.clean_leftovers(keep_failed, holding=month):
             log(f"a run stopped before it could finish left {leftover.name}: moved to {leftover.parent}")
         # without the data preparation the notebooks work on the month as published
         prepares = any(notebook.stem.endswith("_data_preparation") for notebook in notebooks)
@@ -179,15 +179,16 @@ def run_notebooks(
             current = "publishing"
             say(f"publishing {result.report_dir} and {paths.published_processed_dir(month)}")
             log_file.close()
-            try:
-                build.publish()
-            except OSError as error:
-                raise PipelineError(
-                    f"could not publish {month}: {error.strerror or error} ({error.filename}). The published "
-                    f"month is unchanged; this run's build is kept in {failed}. Check that {reports} and "
-                    f"{paths.processed_root()} are writable, then run again."
-                ) from None
-            published = True
+            with publishing.signals_held():  # a stop signal waits until both renames are done
+                try:
+                    build.publish()
+                except OSError as error:
+                    raise PipelineError(
+                        f"could not publish {month}: {error.strerror or error} ({error.filename}). The published "
+                        f"month is unchanged; this run's build is kept in {failed}. Check that {reports} and "
+                        f"{paths.processed_root()} are writable, then run again."
+                    ) from None
+                published = True
             report_index.build_index(reports, language=parameters.get("language", "en"))
         except BaseException as error:
             log_file.close()
