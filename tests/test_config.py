@@ -20,7 +20,8 @@ def test_the_shipped_file_gives_every_section_typed():
     settings = config.load_settings()
     assert settings.currency == "EUR"
     assert settings.cltv == config.CltvSettings(horizon_months=12, discount_rate=0.10, margin=0.4, model="auto",
-                                                pareto_max_customers=200_000)
+                                                pareto_max_customers=200_000, setting="auto",
+                                                contract_gap_months=2, interval=0.9)
     assert settings.abc.cutoffs == (0.80, 0.95) and settings.summary.unit_days == 7.0
     assert settings.clustering.k is None and settings.potential.lost["below_p_alive"] == 0.2
     assert settings.source == config.shipped_settings_file()
@@ -56,6 +57,8 @@ def test_a_key_written_twice_is_an_error_naming_both_lines(tmp_path):
 @pytest.mark.parametrize(("key", "bad"), [
     ("horizon_months", 0), ("horizon_months", 1.5), ("discount_rate", -0.1), ("margin", 0), ("margin", 1.5),
     ("model", "gamma"), ("pareto_max_customers", -1), ("horizon_months", True),
+    ("setting", "subscription"), ("contract_gap_months", 0), ("contract_gap_months", 1.5),
+    ("interval", 0), ("interval", 1), ("interval", 1.2), ("interval", "90%"),
 ])
 def test_cltv_values_are_checked(key, bad):
     with pytest.raises(ValueError, match=f"cltv.{key}"):

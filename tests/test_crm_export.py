@@ -28,8 +28,8 @@ def _export(clusters=None):
 def test_export_has_the_agreed_columns_and_one_row_per_customer():
     inputs, export = _export()
     assert list(export.columns) == [
-        "customer_id", "name", "rfm_segment", "abc_class", "cltv", "p_alive", "cluster_name", "funnel_maturity",
-        "upsell_score", "growth_score", "quadrant", "service_level", "next_action", "reasons",
+        "customer_id", "name", "rfm_segment", "abc_class", "cltv", "cltv_low", "cltv_high", "purchases_low",
+        "purchases_high", "p_alive", "cluster_name", "funnel_maturity", "upsell_score", "growth_score", "quadrant", "service_level", "next_action", "reasons",
     ]
     assert list(export["customer_id"]) == list(inputs.summary["customer_id"])
     crm_export.check_no_customer_lost(inputs.summary, export)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.clv import valuation
+from helpers.clv import contracts, valuation
 from helpers.core import config
 from helpers.data.inputs import InputFiles
 from helpers.pipeline import preparation
@@ -51,7 +51,10 @@ def _build_month(files: InputFiles, month: str, settings: config.Settings) -> di
     rules = rfm.load_segment_rules(rfm.segment_rules_path(settings))
     scored = rfm.segment_customers(summary, prepared.cutoff, rules)
     rfm_table = rfm.rfm_output(scored, "abc_revenue" if "abc_revenue" in scored else None)
-    cltv, result = valuation.run_probabilistic(summary, prepared.calibration, settings)
+    contract_table = contracts.run_contract_clients(
+        prepared.transactions_file, prepared.intake.service_map, prepared.cutoff, settings
+    )
+    cltv, result = valuation.run_probabilistic(summary, prepared.calibration, settings, contract_table)
     valuation.check_output(cltv)
     clusters = clustering.cluster_customers(rfm_table, cltv, prepared.intake.accounts, settings=settings)
     potential = scoring.score_customers(
@@ -63,6 +66,7 @@ def _build_month(files: InputFiles, month: str, settings: config.Settings) -> di
     )
     return {
         "customers": len(summary), "new_on_cutoff": int((summary["T"] == 0).sum()), "model": result.model_name,
+        "contract_clients": result.counts["contract_clients"], "total_interval": result.total_interval,
         "cltv": cltv, "clusters": clusters.assignments, "potential": potential.table,
     }
 
@@ -81,6 +85,14 @@ def test_every_month_of_the_bundled_data_builds(dataset, workbook_root, bundled_
         assert len(outcome["cltv"]) == outcome["customers"] == len(outcome["potential"]) == len(outcome["clusters"])
         assert np.isfinite(outcome["cltv"][["cltv", "p_alive", "expected_purchases"]].to_numpy()).all(), month
         assert outcome["potential"][["upsell_score", "growth_score"]].notna().all().all(), month
+        low, high = outcome["total_interval"]
+        assert low <= outcome["cltv"]["cltv"].sum() <= high, month
+        assert (outcome["cltv"]["purchases_low"] <= outcome["cltv"]["purchases_high"]).all(), month
+    contract_months = [m for m, o in built.items() if o["contract_clients"]]
+    if dataset == "agency":  # retainer clients valued by the retention model once a contract has ended
+        assert len(contract_months) > 0.8 * len(months), contract_months
+    else:  # CD buyers hold no contracts: at most one who bought the same each month for half a year
+        assert all(o["contract_clients"] <= 2 for o in built.values()), contract_months
     # the months that used to fail hold customers first seen on the cut-off day, valued like new customers
     with_new = [m for m, o in built.items() if o["new_on_cutoff"]]
     assert with_new, "the bundled data should hold at least one month with a customer first seen on its last day"

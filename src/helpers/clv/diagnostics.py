@@ -1,8 +1,9 @@
 """How well a purchase model describes the customers: the checks the CLTV notebook and report show.
 
 - :func:`holdout_metrics`: each candidate model fitted on the calibration window, its predicted holdout
-  purchases against the actual (the model choice of :func:`helpers.clv.valuation.probabilistic_cltv`);
-  :func:`holdout_table` the same in words;
+  purchases against the actual (the model choice of :func:`helpers.clv.valuation.probabilistic_cltv`) and
+  the AUC of its P(alive) for buying again (:mod:`helpers.clv.alive_check`); :func:`holdout_table` the
+  same in words;
 - :func:`calibration_vs_holdout`: mean actual vs predicted holdout purchases by the number of repeat
   purchases in the calibration window (Fader, Hardie and Lee 2005, figure 3);
 - :func:`cumulative_tracking`: actual vs expected cumulative repeat purchases per period over calibration
@@ -24,7 +25,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from helpers.clv.inputs import CALIBRATION_NAMES
+from helpers.clv import alive_check
+from helpers.clv.inputs import CALIBRATION_NAMES, compress_rows
 from helpers.clv.lifetimes_bridge import ConvergenceError, quiet
 from helpers.clv.models import robust_fit
 from helpers.clv.models.base import PurchaseModel
@@ -46,7 +48,12 @@ def holdout_metrics(
     and frequency_holdout, duration_holdout. Per model: ``mae`` and ``rmse`` of the per-customer holdout
     purchases, ``predicted_total`` vs ``actual_total`` and ``total_error_pct``, the calibration
     ``log_likelihood`` and ``penalizer``; a model that does not converge gets ``converged`` False.
-    Returns the table and the fitted models by name.
+    Whether P(alive) at the end of the calibration window tells who bought again in the holdout window
+    (:mod:`helpers.clv.alive_check`): ``alive_auc`` (its AUC), ``alive_auc_repeat_buyers`` (the same among
+    customers with a repeat purchase), ``purchase_auc`` (the AUC of the probability of at least one purchase
+    in the holdout window) and ``one_time_p_alive`` (the mean P(alive) of the customers without a repeat
+    purchase: 1 when the model gives all of them 100%, as BG/NBD does). Returns the table and the fitted
+    models by name.
     """
     cal = holdout_summary.rename(columns=CALIBRATION_NAMES)
     x, t_x, T = (cal[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
@@ -60,12 +67,17 @@ def holdout_metrics(
             rows.append({"model": name, "converged": False, "note": " ".join(str(exc).split())})
             continue
         fits[name] = fit
-        # durations usually equal; predict per distinct duration, vectorised over customers
-        predicted = np.empty_like(actual)
+        # P(alive) once per customer; the expectation is P(alive) x purchases if alive (as the model computes
+        # it), per distinct duration (usually one), vectorised over customers
+        alive, buys = alive_check.holdout_probabilities(cal, fit)
+        predicted = np.zeros_like(actual)
         for d in np.unique(duration):
             sel = duration == d
-            predicted[sel] = fit.expected_purchases(float(d), x[sel], t_x[sel], T[sel])
+            if d > 0:
+                (ux, uT), _, inverse = compress_rows(x[sel], T[sel])
+                predicted[sel] = alive[sel] * fit.purchases_if_alive(float(d), ux, uT)[inverse]
         err = predicted - actual
+        bought, one_time = actual > 0, x == 0
         rows.append(
             {
                 "model": name,
@@ -78,6 +90,10 @@ def holdout_metrics(
                 "log_likelihood": fit.log_likelihood_,
                 "penalizer": fit.penalizer,
                 "note": " ".join(fit.notes_),
+                "alive_auc": alive_check.alive_auc(alive, bought),
+                "alive_auc_repeat_buyers": alive_check.alive_auc(alive[~one_time], bought[~one_time]),
+                "purchase_auc": alive_check.alive_auc(buys, bought),
+                "one_time_p_alive": float(alive[one_time].mean()) if one_time.any() else float("nan"),
             }
         )
     table = pd.DataFrame(rows).set_index("model")
@@ -97,7 +113,8 @@ def calibration_fit(holdout: pd.DataFrame, model: str) -> PurchaseModel | None:
 
 def holdout_table(metrics: pd.DataFrame, used: str) -> pd.DataFrame:
     """Per candidate model of :func:`holdout_metrics`: status, MAE, RMSE, predicted vs actual holdout
-    purchases, and which was ``used`` (a setting value)."""
+    purchases, the AUC of P(alive) for buying again in the holdout window, and which was ``used`` (a
+    setting value)."""
     rows = []
     for name, row in metrics.iterrows():
         converged = bool(row.get("converged", False))
@@ -114,6 +131,7 @@ def holdout_table(metrics: pd.DataFrame, used: str) -> pd.DataFrame:
                 "predicted purchases": row.get("predicted_total", np.nan),
                 "actual purchases": row.get("actual_total", np.nan),
                 "error of the total": row.get("total_error_pct", np.nan) / 100.0,
+                "AUC of P(alive)": row.get("alive_auc", np.nan),
             }
         )
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()

@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.clv import diagnostics, quick
-from helpers.clv.inputs import CALIBRATION_NAMES, as_array, compress_rows, margin_rates, periods_per_month
+from helpers.clv import contract_value, diagnostics, intervals, quick, retention
+from helpers.clv.discounting import discounted_cltv
+from helpers.clv.inputs import CALIBRATION_NAMES, margin_rates, periods_per_month
 from helpers.clv.lifetimes_bridge import ConvergenceError, quiet
 from helpers.clv.models import robust_fit
 from helpers.clv.models.base import PurchaseModel
 from helpers.clv.models.gamma_gamma import GammaGamma
 from helpers.clv.models.robust_fit import PENALIZERS, PURCHASE_MODELS
+from helpers.clv.models.sbg import ShiftedBetaGeometric
 from helpers.core.config import Settings
 
 OUTPUT_COLUMNS = [
@@ -31,6 +33,10 @@ OUTPUT_COLUMNS = [
     "cltv",
     "cltv_quick",
     "cltv_model",
+    "purchases_low",
+    "purchases_high",
+    "cltv_low",
+    "cltv_high",
 ]
 #: P(alive) below which a customer counts as "more likely gone than active": at 0.5 the model gives even
 #: odds, below it leaving is the likelier story. (The potential matrix's stricter "likely lost" is its own
@@ -43,61 +49,13 @@ COUNT_LABELS = {
     "gamma_gamma_failed": "spend model failed: value from the quick formula",
     "nonfinite_replaced": "model value not computable: value from the quick formula",
     "negative_clipped": "negative value (loss-making margin) set to 0",
+    "contract_clients": "contract clients valued by the retention model (sBG) instead",
 }
 
 
 def likely_gone(p_alive: Any) -> np.ndarray:
     """True where a customer is more likely gone than active: P(alive) below :data:`LIKELY_GONE_BELOW`."""
     return np.asarray(p_alive, dtype="float64") < LIKELY_GONE_BELOW
-
-
-# --------------------------------------------------------------------------------------------------
-# discounting
-# --------------------------------------------------------------------------------------------------
-def _monthly_rate(yearly_discount_rate: float) -> float:
-    return (1.0 + float(yearly_discount_rate)) ** (1.0 / 12.0) - 1.0
-
-
-def discounted_cltv(
-    model: PurchaseModel,
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    expected_spend: Any,
-    horizon_months: int = 12,
-    discount_rate: float = 0.10,
-    margin: float | Any = 1.0,
-    unit_days: float = 7.0,
-    monthly_discount_rate: float | None = None,
-    periods_per_month_: float | None = None,
-) -> np.ndarray:
-    """Discounted customer lifetime value over ``horizon_months``, vectorised.
-
-    CLTV = sum over months m = 1..H of (E[purchases up to m] - E[purchases up to m-1]) x expected spend
-    x margin / (1 + monthly rate)^m. ``discount_rate`` is yearly; the monthly rate is (1+d)^(1/12) - 1
-    unless ``monthly_discount_rate`` is given. A month is ``periods_per_month(unit_days)`` model time units
-    unless ``periods_per_month_`` is given (lifetimes uses 4.345 weeks). ``margin`` is a fraction, scalar or
-    per customer. The month-by-month expectation is computed on a months x distinct (frequency, T) grid
-    (``model.purchases_if_alive``) and multiplied by each customer's P(alive).
-    """
-    horizon = int(horizon_months)
-    if horizon < 0:
-        raise ValueError("horizon_months must be >= 0")
-    n = len(as_array(frequency))
-    if horizon == 0:
-        return np.zeros(n)
-    step = periods_per_month(unit_days) if periods_per_month_ is None else float(periods_per_month_)
-    rate = _monthly_rate(discount_rate) if monthly_discount_rate is None else float(monthly_discount_rate)
-    months = np.arange(1, horizon + 1, dtype="float64")
-    x, t_x, T_ = as_array(frequency), as_array(recency), as_array(T)
-    # E[purchases up to month m] = P(alive) x purchases_if_alive(m): the month-by-month part is computed on
-    # a (months, distinct (frequency, T)) grid and discounted there; P(alive) multiplies the sum
-    (ux, uT), _, inverse = compress_rows(x, T_)
-    cumulative = model.purchases_if_alive((months * step)[:, None], ux[None, :], uT[None, :])
-    per_month = np.diff(cumulative, axis=0, prepend=0.0)
-    discount = (1.0 + rate) ** -months
-    discounted_purchases = model.probability_alive(x, t_x, T_) * (discount @ per_month)[inverse]
-    return discounted_purchases * as_array(expected_spend) * np.broadcast_to(np.asarray(margin, dtype="float64"), (n,))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -123,6 +81,13 @@ class CLTVResult:
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     calibration_fits: dict[str, PurchaseModel] = field(default_factory=dict)
+    #: the nominal level of the intervals, the total's interval (low, high) and the covariance of the
+    #: purchase model's log-parameters on all data (None: not computable)
+    interval_level: float = 0.9
+    total_interval: tuple[float, float] = (float("nan"), float("nan"))
+    covariance: np.ndarray | None = None
+    #: the sBG model of the contract clients (None: no contract clients valued by it)
+    retention_model: ShiftedBetaGeometric | None = None
 
     @property
     def model_name(self) -> str:
@@ -191,6 +156,8 @@ def probabilistic_cltv(
     penalizers: tuple[float, ...] = PENALIZERS,
     quick_period_months: float = 12.0,
     pareto_max_customers: int | None = 200_000,
+    interval: float = 0.9,
+    contracts: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, CLTVResult]:
     """Probabilistic CLTV per customer over ``horizon_months`` (default 12).
 
@@ -210,6 +177,10 @@ def probabilistic_cltv(
       quick CLTV over the same horizon (``cltv_model`` = "quick").
     - ``nonfinite_replaced``: a NaN/inf model CLTV is replaced by the quick CLTV.
     - ``negative_clipped``: negative CLTV (negative margins) is clipped to 0.
+    - ``contract_clients``: clients of ``contracts`` (:func:`helpers.clv.contracts.contract_clients`) that
+      hold a contract are valued by the sBG retention model instead (:mod:`helpers.clv.contract_value`;
+      ``cltv_model`` "sbg", expected purchases = months still paid, P(alive) 1 while the contract runs and 0
+      after it ended); the purchase model is still fitted on every customer's purchases.
 
     ``discount_rate`` is yearly; ``margin`` the default margin fraction where the summary has no
     ``total_margin``. ``cltv_quick`` uses :func:`helpers.clv.quick.quick_cltv_from_summary` with yearly
@@ -293,6 +264,23 @@ def probabilistic_cltv(
         if counts[key]:
             notes.append(f"{counts[key]} customer(s): {text}.")
 
+    contract = _value_contracts(contracts, data["customer_id"], horizon_months, discount_rate, interval, notes)
+    counts["contract_clients"] = int(contract.rows.sum()) if contract is not None else 0
+    uncertainty = intervals.cltv_uncertainty(
+        purchase_model, spend_model, (x, t_x, T, monetary), cltv, source == "quick", rates, interval,
+        dict(horizon_months=horizon_months, discount_rate=discount_rate, unit_days=unit_days),
+        other_rows=None if contract is None else contract.rows,
+    )
+    notes.extend(uncertainty.notes)
+    total_range = uncertainty.total
+    if contract is not None:
+        rows, values = contract.rows, contract.values
+        expected, p_alive, cltv = expected.copy(), p_alive.copy(), cltv.copy()
+        expected[rows], p_alive[rows], cltv[rows] = values.expected_months, values.p_alive, values.cltv
+        source[rows] = contract_value.CONTRACT_MODEL
+        uncertainty.purchases_low[rows], uncertainty.purchases_high[rows] = values.months_low, values.months_high
+        uncertainty.cltv_low[rows], uncertainty.cltv_high[rows] = values.cltv_low, values.cltv_high
+        total_range = intervals.total_interval(float(cltv.sum()), uncertainty.variance + values.total_variance, interval)
     table = pd.DataFrame(
         {
             "customer_id": data["customer_id"].astype(str).array,
@@ -302,6 +290,10 @@ def probabilistic_cltv(
             "cltv": cltv,
             "cltv_quick": cltv_quick,
             "cltv_model": source,
+            "purchases_low": uncertainty.purchases_low,
+            "purchases_high": uncertainty.purchases_high,
+            "cltv_low": uncertainty.cltv_low,
+            "cltv_high": uncertainty.cltv_high,
         }
     )[OUTPUT_COLUMNS]
     result = CLTVResult(
@@ -318,14 +310,56 @@ def probabilistic_cltv(
             "unit_days": unit_days,
         },
         calibration_fits=calibration_fits,
+        interval_level=interval,
+        total_interval=total_range,
+        covariance=uncertainty.covariance,
+        retention_model=None if contract is None else contract.model,
     )
     return table, result
 
 
+@dataclass
+class _Contracts:
+    rows: np.ndarray
+    values: contract_value.ContractValues
+    model: ShiftedBetaGeometric
+
+
+def _value_contracts(
+    contracts: pd.DataFrame | None, customer_ids: pd.Series, horizon_months: int, discount_rate: float,
+    level: float, notes: list[str],
+) -> _Contracts | None:
+    """The contract clients among the customers, valued by the sBG fitted on them (None when there are none,
+    or when the retention cannot be learned yet: then the purchase model values them, and ``notes`` says why)."""
+    if contracts is None or not contracts["contractual"].astype(bool).any():
+        return None
+    ids = customer_ids.astype(str).to_numpy()
+    known = contracts[contracts["customer_id"].astype(str).isin(ids)]
+    try:
+        model = retention.fit_retention(known)
+    except (ValueError, ConvergenceError) as exc:
+        notes.append(f"Contract clients valued by the purchase model: the retention cannot be learned yet ({exc}).")
+        return None
+    notes.extend(model.notes_)
+    values = contract_value.contract_values(known, model, horizon_months, discount_rate, level)
+    notes.extend(values.notes)
+    position = pd.Series(np.arange(len(ids)), index=ids)
+    order = position.reindex(values.customer_id).to_numpy()
+    rows = np.zeros(len(ids), dtype=bool)
+    rows[order] = True
+    # values come in the contracts' order: put them in the summary's
+    reorder = np.argsort(order)
+    for name in ("expected_months", "p_alive", "margin_per_month", "cltv", "months_low", "months_high",
+                 "cltv_low", "cltv_high", "customer_id"):
+        setattr(values, name, getattr(values, name)[reorder])
+    return _Contracts(rows, values, model)
+
+
 def run_probabilistic(
-    summary: pd.DataFrame, holdout: pd.DataFrame | None, settings: Settings
+    summary: pd.DataFrame, holdout: pd.DataFrame | None, settings: Settings, contracts: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, CLTVResult]:
-    """:func:`probabilistic_cltv` with the ``cltv`` settings, without console noise."""
+    """:func:`probabilistic_cltv` with the ``cltv`` settings, without console noise; ``contracts``: the
+    month's :func:`helpers.clv.contracts.run_contract_clients`."""
     options = settings.cltv
     with quiet():
         return probabilistic_cltv(
@@ -337,6 +371,8 @@ def run_probabilistic(
             margin=options.margin,
             unit_days=settings.summary.unit_days,
             pareto_max_customers=options.pareto_max_customers,
+            interval=options.interval,
+            contracts=contracts,
         )
 
 
@@ -368,13 +404,31 @@ def top_customers(
     out = table.sort_values("cltv", ascending=False, kind="stable").head(top).copy()
     out["revenue_so_far"] = out["customer_id"].map(revenue)
     columns = ["customer_id", "revenue_so_far", "p_alive", "expected_purchases", "expected_avg_spend", "cltv",
-               "cltv_quick"]
+               "cltv_low", "cltv_high", "cltv_quick"]
     out = out[columns]
     if accounts is not None and "name" in accounts:
         names = accounts.assign(customer_id=accounts["customer_id"].astype(str)).set_index("customer_id")["name"]
         out.insert(1, "name", out["customer_id"].map(names))
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out.reset_index(drop=True)
+
+
+def totals(table: pd.DataFrame, result: CLTVResult) -> pd.DataFrame:
+    """The ``cltv_totals`` artifact: one row with the total CLTV, its interval (not the sum of the
+    customers' intervals: their randomness partly cancels in the sum, the parameters' does not), the level,
+    the horizon and the customers per model."""
+    low, high = result.total_interval
+    row = {
+        "total_cltv": float(table["cltv"].sum()),
+        "total_cltv_low": float(low),
+        "total_cltv_high": float(high),
+        "interval": float(result.interval_level),
+        "horizon_months": int(result.settings.get("horizon_months", 12)),
+        "purchase_model": result.model_name,
+    }
+    models = table["cltv_model"].astype("object").value_counts()
+    row.update({f"customers_{name}": int(count) for name, count in models.items()})
+    return pd.DataFrame([row])
 
 
 def check_output(table: pd.DataFrame) -> pd.DataFrame:

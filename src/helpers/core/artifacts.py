@@ -25,6 +25,7 @@ ARTIFACTS = {
     "calibration_holdout": "calibration_holdout.parquet",
     "rfm": "rfm.parquet",
     "cltv": "cltv.parquet",
+    "cltv_totals": "cltv_totals.parquet",  # one row: the total CLTV with its interval, customers per model
     "clusters": "clusters.parquet",
     "customer_segments": "customer_segments.parquet",
 }

@@ -104,6 +104,7 @@ class AbcSettings:
 
 
 CLTV_MODELS = ("auto", "bgnbd", "pareto", "mbgnbd")
+CLTV_SETTINGS = ("auto", "contractual", "noncontractual")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,9 @@ class CltvSettings:
     margin: float
     model: str
     pareto_max_customers: int | None
+    setting: str
+    contract_gap_months: int
+    interval: float
 
     @classmethod
     def build(cls, values: Mapping, check: SectionCheck) -> CltvSettings:
@@ -122,7 +126,18 @@ class CltvSettings:
             margin=check.number(values, "margin", low=0, high=1, low_open=True, hint=" (0.4 = 40%)"),
             model=check.choice(values, "model", CLTV_MODELS),
             pareto_max_customers=check.whole(values, "pareto_max_customers", minimum=0, allow_none=True),
+            setting=check.choice(values, "setting", CLTV_SETTINGS),
+            contract_gap_months=check.whole(values, "contract_gap_months", minimum=1),
+            interval=_open_fraction(values, "interval", check),
         )
+
+
+def _open_fraction(values: Mapping, key: str, check: SectionCheck) -> float:
+    """A level strictly between 0 and 1 (0.9 = 90%)."""
+    value = check.number(values, key, low=0, high=1, low_open=True, hint=" (0.9 = 90%)")
+    if value >= 1:
+        raise check.fail(key, f"must be a number > 0 and < 1 (0.9 = 90%), got {values[key]!r}")
+    return value
 
 
 @dataclass(frozen=True)

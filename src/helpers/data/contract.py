@@ -153,6 +153,10 @@ CONTRACT: dict[str, TableSpec] = {
             ),
             ColumnSpec("channel", "text", description="channel, e.g. SEO, SEA, e-mail"),
             ColumnSpec("active", "bool", description="service currently active"),
+            ColumnSpec("started_on", "date", description="first day of the service (dates contract clients)"),
+            ColumnSpec(
+                "ended_on", "date", description="first day without the service; empty while it runs"
+            ),
         ),
         description="which services a customer gets, per funnel stage",
     ),

@@ -1,4 +1,5 @@
-"""The `workbook` command: run the monthly pipeline, validate input files, prepare sample data, benchmark."""
+"""The `workbook` command: run the monthly pipeline, validate input files, prepare sample data, benchmark, project
+contract retention."""
 
 from __future__ import annotations
 
@@ -106,6 +107,18 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace) -> int:
+    from helpers.pipeline import retention_command
+
+    survivors = retention_command.parse_survivors(args.survivors)
+    result = retention_command.retention_projection(survivors, args.periods)
+    if args.json:
+        print(retention_command.as_json(result))
+    else:
+        print(retention_command.as_text(result, observed_periods=len(survivors) - 1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbook", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -144,6 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--small", action="store_true", help="a tiny size that only proves the command works")
     bench.set_defaults(handler=_bench)
+
+    retention = commands.add_parser(
+        "retention", help="fit the sBG retention model to a cohort's survivors and project the next periods"
+    )
+    retention.add_argument(
+        "--survivors", required=True,
+        help="the cohort size, then the survivors after each period, comma-separated (e.g. 1000,631,468,382)",
+    )
+    retention.add_argument("--periods", type=int, default=5, help="periods to project after the last (default 5)")
+    retention.add_argument("--json", action="store_true", help="print only a JSON object (gamma, delta, ...)")
+    retention.set_defaults(handler=_retention)
     return parser
 
 

@@ -45,6 +45,10 @@ EXPORT_COLUMNS: list[str] = [
     "rfm_segment",
     "abc_class",
     "cltv",
+    "cltv_low",
+    "cltv_high",
+    "purchases_low",
+    "purchases_high",
     "p_alive",
     "cluster_name",
     "funnel_maturity",
@@ -109,8 +113,11 @@ def build_export(
     rfm_part = _by_customer(rfm, ["rfm_segment", "abc_class"], ids)
     out["rfm_segment"] = _text(rfm_part["rfm_segment"])
     out["abc_class"] = _text(rfm_part["abc_class"])
-    cltv_part = _by_customer(cltv, ["cltv", "p_alive"], ids)
-    out["cltv"] = pd.to_numeric(cltv_part["cltv"], errors="coerce").astype("float64").round(2)
+    cltv_part = _by_customer(cltv, ["cltv", "cltv_low", "cltv_high", "purchases_low", "purchases_high", "p_alive"], ids)
+    for column in ("cltv", "cltv_low", "cltv_high"):
+        out[column] = pd.to_numeric(cltv_part[column], errors="coerce").astype("float64").round(2)
+    for column in ("purchases_low", "purchases_high"):
+        out[column] = pd.to_numeric(cltv_part[column], errors="coerce").astype("float64")
     out["p_alive"] = pd.to_numeric(cltv_part["p_alive"], errors="coerce").astype("float64").round(4)
     out["cluster_name"] = _text(_by_customer(clusters, ["cluster_name"], ids)["cluster_name"])
     if maturity is not None and not maturity.empty:

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -102,6 +103,15 @@ def key_figures(month: str, settings: Settings | None = None) -> dict[str, Any]:
         models = cltv["cltv_model"].astype("object").dropna().unique()
         figures["cltv_model"] = model_label(models[0]) if len(models) else None
         figures["horizon_months"] = settings.cltv.horizon_months
+    if processed.has_artifact(month, "cltv_totals"):
+        totals = processed.read_artifact(month, "cltv_totals").iloc[0]
+        if np.isfinite(totals.get("total_cltv_low", np.nan)) and np.isfinite(totals.get("total_cltv_high", np.nan)):
+            figures["total_cltv_low"] = float(totals["total_cltv_low"])
+            figures["total_cltv_high"] = float(totals["total_cltv_high"])
+            figures["cltv_interval"] = float(totals["interval"])
+        contract_clients = int(totals.get("customers_sbg", 0) or 0)
+        if contract_clients:
+            figures["contract_clients"] = contract_clients
     if processed.has_artifact(month, "clusters"):
         figures["clusters"] = _counts(processed.read_artifact(month, "clusters", ["cluster_name"]), "cluster_name")
     if processed.has_artifact(month, "customer_segments"):
@@ -179,7 +189,17 @@ def summary_lines(figures: dict[str, Any], language: str = "en", labels: dict[st
         lines.append(i18n.t(
             "summary_cltv", language, horizon=figures.get("horizon_months", 12), total_cltv=money(figures["total_cltv"]),
             mean_cltv=money(figures["mean_cltv"]), model=safe_text(figures.get("cltv_model") or "-"),
+            interval=i18n.t(
+                "summary_cltv_interval", language, level=i18n.percent(figures["cltv_interval"], language),
+                low=money(figures["total_cltv_low"]), high=money(figures["total_cltv_high"]),
+            ) if "total_cltv_low" in figures else "",
         ))
+        if figures.get("contract_clients"):
+            lines.append(i18n.t(
+                "summary_contracts", language, contract_clients=i18n.number(figures["contract_clients"], language),
+                customers=i18n.number(figures.get("customers", 0), language),
+                buyers=i18n.number(figures.get("customers", 0) - figures["contract_clients"], language),
+            ))
         lines.append(i18n.t(
             "summary_likely_gone", language, likely_gone=i18n.number(figures["likely_gone"], language),
             likely_gone_share=i18n.percent(figures["likely_gone_share"], language),

@@ -16,8 +16,12 @@ EN: dict[str, str] = {
     "{month_revenue} of it in {month} from {active} customers.",
     "summary_abc": "**{a_customers} A customers** ({a_customer_share} of all customers) bring "
     "**{a_revenue_share}** of the revenue.",
-    "summary_cltv": "Expected contribution margin over the next {horizon} months: **{total_cltv}** "
+    "summary_cltv": "Expected contribution margin over the next {horizon} months: **{total_cltv}**{interval} "
     "(on average {mean_cltv} per customer, model: {model}).",
+    "summary_cltv_interval": "; {level} likely between {low} and {high}",
+    "summary_contracts": "{contract_clients} of the {customers} clients hold a contract (a retainer): their leaving is "
+    "seen when it ends, so a retention model values them by the months they are expected to keep paying; the other "
+    "{buyers} by their purchase history.",
     "summary_likely_gone": "{likely_gone} customers ({likely_gone_share}) are more likely gone than still active.",
     "summary_quadrants": "Potential matrix: {quadrants}.",
     "summary_top_segment": "Largest RFM segment by revenue: **{segment}** ({customer_share} of customers, "
@@ -158,8 +162,12 @@ DE: dict[str, str] = {
     "davon {month_revenue} im {month} von {active} Kunden.",
     "summary_abc": "**{a_customers} A-Kunden** ({a_customer_share} aller Kunden) bringen "
     "**{a_revenue_share}** des Umsatzes.",
-    "summary_cltv": "Erwarteter Deckungsbeitrag in den nächsten {horizon} Monaten: **{total_cltv}** "
+    "summary_cltv": "Erwarteter Deckungsbeitrag in den nächsten {horizon} Monaten: **{total_cltv}**{interval} "
     "(im Schnitt {mean_cltv} je Kunde, Modell: {model}).",
+    "summary_cltv_interval": "; mit {level} Wahrscheinlichkeit zwischen {low} und {high}",
+    "summary_contracts": "{contract_clients} der {customers} Kunden haben einen Vertrag (einen Retainer): Ihre "
+    "Kündigung wird sichtbar, wenn er endet, daher bewertet ein Bindungsmodell sie nach den Monaten, die sie "
+    "voraussichtlich weiter zahlen; die übrigen {buyers} nach ihrer Kaufhistorie.",
     "summary_likely_gone": "{likely_gone} Kunden ({likely_gone_share}) sind eher abgewandert als noch aktiv.",
     "summary_quadrants": "Potenzialmatrix: {quadrants}.",
     "summary_top_segment": "Umsatzstärkstes RFM-Segment: **{segment}** ({customer_share} der Kunden, "

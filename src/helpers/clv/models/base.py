@@ -210,6 +210,42 @@ class PurchaseModel(Model):
         """
         raise NotImplementedError
 
+    def future_purchases_survival(self, t: float, frequency: Any, T: Any, max_count: int) -> np.ndarray:
+        """The exact distribution of the purchases in the next ``t`` time units of a customer still active
+        after ``frequency`` repeat purchases over the age ``T``: P(X(t) >= n | alive) for n = 0 .. max_count,
+        an array (customers, max_count + 1) with 1 in the first column.
+
+        Like :meth:`purchases_if_alive` it does not depend on the recency (given that the customer is still
+        active, the history says only how fast they buy and how rarely they leave), so it is computed per
+        distinct (frequency, T). Times P(alive) it is the customer's full distribution (n >= 1); its sum over
+        n >= 1 is :meth:`purchases_if_alive` (tests). The intervals of :mod:`helpers.clv.intervals` read it.
+        """
+        raise NotImplementedError
+
+    def _posterior_negbin_survival(self, t: float, frequency: np.ndarray, T: np.ndarray, max_count: int) -> np.ndarray:
+        """P(N(u) >= n) for n = 0 .. max_count of the purchases N(u) of an active customer in the next u, given
+        the history: the rate is Gamma(r + x, alpha + T) afterwards, so N(u) ~ NegBin(r + x, (alpha + T) /
+        (alpha + T + u)). ``t`` broadcasts against frequency (u per row, or one u). By the recursion of the
+        negative binomial probabilities in logs (no special function per cell), then 1 - the running sum."""
+        r, alpha = self.params_["r"], self.params_["alpha"]
+        shape = np.asarray(r + frequency, dtype="float64")[:, None]
+        u = np.broadcast_to(np.asarray(t, dtype="float64"), shape[:, 0].shape)[:, None]
+        base = np.asarray(alpha + T, dtype="float64")[:, None]
+        n = np.arange(1, max_count, dtype="float64")[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_first = shape * (np.log(base) - np.log(base + u))  # log P(N = 0)
+            log_step = np.log(shape + n - 1.0) - np.log(n) + (np.log(u) - np.log(base + u))
+            log_pmf = np.concatenate([log_first, log_first + np.cumsum(log_step, axis=1)], axis=1)
+        pmf = np.exp(log_pmf)
+        pmf[~np.isfinite(pmf)] = 0.0
+        pmf[(u[:, 0] <= 0), 1:] = 0.0
+        pmf[(u[:, 0] <= 0), 0] = 1.0
+        cdf = np.cumsum(pmf, axis=1)
+        survival = np.empty((len(shape), max_count + 1))
+        survival[:, 0] = 1.0
+        survival[:, 1:] = np.clip(1.0 - cdf, 0.0, 1.0)
+        return survival
+
     def expected_purchases(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """Expected number of purchases in the next ``t`` time units for each customer: P(alive) times
         :meth:`purchases_if_alive`, which is computed once per distinct (frequency, T). Equals lifetimes'

@@ -54,6 +54,34 @@ class _BetaGeoFamily(PurchaseModel):
         tail = np.exp(betaln(a, b + max_count - 1 + shift) - betaln(a, b)) * tail_n
         return probabilities, tail
 
+    def log_likelihood_gradient(self, frequency: Any, recency: Any, T: Any) -> Any:
+        """The gradient of the total log-likelihood of these data in the log-parameters (penalty included),
+        as a function of them: the fast fitter's analytic gradient (lifetimes' objective on scaled time,
+        where log alpha is shifted by a constant), for the parameters' covariance."""
+        data = bg_family.prepare_bg(frequency, recency, T, modified=self.modified)
+        shift = np.array([0.0, np.log(data.scale), 0.0, 0.0])
+
+        def gradient(theta: np.ndarray) -> np.ndarray:
+            return -bg_family.bg_objective(theta + shift, data, self.penalizer, need_value=False)[1] * data.sum_w
+
+        return gradient
+
+    def future_purchases_survival(self, t: float, frequency: Any, T: Any, max_count: int) -> np.ndarray:
+        # Given that the customer is still active after x repeat purchases, the rate is Gamma(r + x, alpha + T)
+        # and the dropout probability Beta(a, b + x) (MBG/NBD: b + x + 1, it survived the first purchase too),
+        # independently. Ahead, the customer drops out after each purchase with probability p, so
+        # X(t) = min(N(t), G) with G ~ Geometric(p) >= 1: P(X >= n) = P(N >= n) E[(1 - p)^(n - 1)], n >= 1.
+        a, b = self.params_["a"], self.params_["b"]
+        x, T_ = np.asarray(frequency, dtype="float64"), np.asarray(T, dtype="float64")
+        survival = self._posterior_negbin_survival(t, x, T_, max_count)
+        b_alive = (b + x + (1.0 if self.modified else 0.0))[:, None]
+        k = np.arange(max_count - 1, dtype="float64")[None, :]
+        # E[(1 - p)^(n - 1)] for p ~ Beta(a, b'), n = 1 .. max_count: the product of (b' + k) / (a + b' + k)
+        staying = np.ones((len(x), max_count))
+        staying[:, 1:] = np.exp(np.cumsum(np.log(b_alive + k) - np.log(a + b_alive + k), axis=1))
+        survival[:, 1:] *= staying
+        return survival
+
     def _simulate(self, rng: np.random.Generator, rate: np.ndarray, T: np.ndarray, shape: tuple) -> np.ndarray:
         # purchases ~ Poisson(lambda T); X = min(N, G), G ~ Geometric(p) >= 1 (MBG/NBD: G - 1), p ~ Beta(a, b)
         p = np.clip(rng.beta(self.params_["a"], self.params_["b"], size=shape), 1e-12, 1.0)

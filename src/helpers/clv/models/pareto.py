@@ -1,7 +1,8 @@
 """Pareto/NBD (Schmittlein, Morrison and Colombo 1987): customers buy at a Poisson rate
 lambda ~ Gamma(r, alpha) for an exponential lifetime of rate mu ~ Gamma(s, beta).
 
-Fitted by lifetimes (Nelder-Mead) on the distinct (frequency, recency, T) rows with weights.
+Fitted by :mod:`helpers.clv.fitting.pareto_nbd` (lifetimes' exact objective, faster; its own vectorised
+P(alive)) or, with ``compress=False``, by lifetimes itself (Nelder-Mead on every row, the reference).
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ import numpy as np
 from scipy.special import gammaln, hyp2f1, logsumexp
 
 from helpers.clv import lifetimes_bridge
-from helpers.clv.inputs import compress_rows
+from helpers.clv.fitting import pareto_nbd
+from helpers.clv.fitting.optimiser import FastFitError
+from helpers.clv.lifetimes_bridge import ConvergenceError
 from helpers.clv.models.base import Estimate, PurchaseModel
 
 # Gauss-Legendre nodes for the mixture over the lifetime: the integrand is smooth, so this many nodes give
 # the probabilities to about 1e-12 (tests compare with adaptive quadrature)
 _QUADRATURE_NODES = 64
+# the future purchases of a customer still active mix over the remaining lifetime only: 32 nodes give them to
+# about 1e-13 even for a customer with 200 repeat purchases (16: 1e-6 there; tests compare with 128)
+_SURVIVAL_NODES = 32
 
 
 class ParetoNBD(PurchaseModel):
@@ -30,15 +36,22 @@ class ParetoNBD(PurchaseModel):
     # lifetimes uses Nelder-Mead from a random start with tol=1e-4; a fixed start and a tight tolerance make
     # it deterministic and make the weighted fit agree with the plain one
     lifetimes_options = {"initial_params": np.ones(4), "tol": 1e-10, "maxiter": 10000}
-    alive_per_distinct_history = True
 
     def _estimate(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray | None) -> Estimate:
         if not self.compress:
             return self._estimate_with_lifetimes((x, t_x, T), weights)
-        # identical rows fitted once with a weight: the same likelihood, so the same parameters
-        (ux, ut, uT), counts, inverse = compress_rows(x, t_x, T)
-        row_weights = counts if weights is None else np.bincount(inverse, weights=weights, minlength=len(ux))
-        return self._estimate_with_lifetimes((ux, ut, uT), row_weights)
+        try:
+            fast = pareto_nbd.fit_pareto(x, t_x, T, weights=weights, penalizer=self.penalizer)
+        except FastFitError as exc:
+            raise ConvergenceError(str(exc)) from exc
+        return Estimate(fast.params, fast.log_likelihood, fast.n_rows)
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """P(customer still active) given the history, for each customer: lifetimes' formula (Fader and Hardie
+        2005, eq. 36-37), vectorised with the hypergeometric term once per distinct (frequency, time) pair
+        (:func:`helpers.clv.fitting.pareto_nbd.probability_alive`); 1 when the last purchase is on the
+        observation end, where lifetimes' formula may give NaN."""
+        return pareto_nbd.probability_alive(self.params_, frequency, recency, T)
 
     def _log_likelihood_per_row(self, params: dict[str, float], *columns: np.ndarray) -> np.ndarray:
         # Fader and Hardie (2005), "A note on deriving the Pareto/NBD model and related expressions", eq. 18-20
@@ -83,6 +96,31 @@ class ParetoNBD(PurchaseModel):
         probabilities = alive_at_t[:, None] * pmf_t + half * np.einsum("k,akn->an", weights, pmf_w)
         tail = alive_at_t * tail_t + half[:, 0] * (tail_w @ weights)
         return probabilities, tail
+
+    def future_purchases_survival(self, t: float, frequency: Any, T: Any, max_count: int) -> np.ndarray:
+        # Given that the customer is still active at T after x repeat purchases: the rate is
+        # Gamma(r + x, alpha + T), the dropout rate Gamma(s, beta + T), so the remaining lifetime tau is Pareto
+        # II, P(tau > u) = ((beta + T) / (beta + T + u))^s, and X(t) ~ NegBin at min(tau, t). The mixture over
+        # tau < t by Gauss-Legendre in w = P(tau <= u), as in _repeat_purchase_distribution; in blocks of
+        # histories so that histories x nodes x counts stays small.
+        s, beta = self.params_["s"], self.params_["beta"]
+        x, T_ = np.asarray(frequency, dtype="float64"), np.asarray(T, dtype="float64")
+        nodes, weights = np.polynomial.legendre.leggauss(_SURVIVAL_NODES)
+        survival = np.empty((len(x), max_count + 1))
+        block = max(1, 4_000_000 // (_SURVIVAL_NODES * (max_count + 1)))
+        for start in range(0, len(x), block):
+            rows = slice(start, start + block)
+            xb, Tb = x[rows], T_[rows]
+            alive_at_t = ((beta + Tb) / (beta + Tb + t)) ** s
+            dropped = 1.0 - alive_at_t
+            w = dropped[:, None] * (nodes[None, :] + 1.0) / 2.0
+            lifetime = (beta + Tb)[:, None] * ((1.0 - w) ** (-1.0 / s) - 1.0)
+            at_end = self._posterior_negbin_survival(float(t), xb, Tb, max_count)
+            inside = self._posterior_negbin_survival(
+                lifetime.reshape(-1), np.repeat(xb, len(nodes)), np.repeat(Tb, len(nodes)), max_count
+            ).reshape(len(xb), len(nodes), max_count + 1)
+            survival[rows] = alive_at_t[:, None] * at_end + (dropped / 2.0)[:, None] * np.einsum("k,akn->an", weights, inside)
+        return survival
 
     def _simulate(self, rng: np.random.Generator, rate: np.ndarray, T: np.ndarray, shape: tuple) -> np.ndarray:
         # lifetime ~ Exp(mu), mu ~ Gamma(s, rate beta); X ~ Poisson(lambda min(lifetime, T))

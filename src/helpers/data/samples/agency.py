@@ -8,7 +8,7 @@ reading today's date:
 - ``service_map``: what each client buys or bought, per See-Think-Do-Care stage x operations/consulting
   and channel. Clients start with one or two services and some add more over time (cross-sell); stopped
   services have ``active`` false, so mature and immature clients leave visible gaps (whitespace).
-  Besides the contract columns it carries ``service`` (the service line), ``started_on`` and ``ended_on``.
+  Besides the contract columns (with ``started_on`` and ``ended_on``) it carries ``service`` (the service line).
 - ``transactions``: the invoices. Monthly retainers for operations services (scaled by client size,
   drifting with the client's growth), lumpy consulting projects billed by the hour, and a few credit notes
   (negative amounts, order_id ``CN-<year>-<no>`` pointing at invoice ``INV-<year>-<no>``). Clients churn
@@ -35,7 +35,7 @@ BUSINESS_MODELS = ("B2B", "B2C", "B2B2C")
 
 TRANSACTION_COLUMNS = CONTRACT["transactions"].column_names
 ACCOUNT_COLUMNS = CONTRACT["accounts"].column_names
-SERVICE_MAP_COLUMNS = [*CONTRACT["service_map"].column_names, "service", "started_on", "ended_on"]
+SERVICE_MAP_COLUMNS = [*CONTRACT["service_map"].column_names, "service"]
 
 # service line, stage, kind, channel, monthly fee (operations, at size 1) or hourly rate (consulting),
 # affinity for funnel types retail / lead_gen / business_industry
