@@ -135,14 +135,43 @@ def _choose_purchase_model(
     if ok.empty:
         reason = "No model converged on the calibration data: BG/NBD tried on all data."
         return "bgnbd", reason, metrics, calibration_fits
-    chosen = str(ok["rmse"].astype(float).idxmin())
+    rmse = ok["rmse"].astype(float)
+    best = str(rmse.idxmin())
+    chosen, tie_note = _break_tie_by_alive_auc(ok, best)
     row = ok.loc[chosen]
     reason = (
         f"{PURCHASE_MODELS[chosen].label} has the lowest holdout RMSE ({row['rmse']:.3f} purchases per "
         f"customer; MAE {row['mae']:.3f}; predicted {row['predicted_total']:.0f} vs actual "
         f"{row['actual_total']:.0f} purchases) among {len(ok)} converged model(s)."
-    )
+    ) if chosen == best else tie_note
     return chosen, reason, metrics, calibration_fits
+
+
+#: models whose holdout RMSE is within this share of the best predict the purchases equally well
+RMSE_TIE = 0.01
+
+
+def _break_tie_by_alive_auc(ok: pd.DataFrame, best: str) -> tuple[str, str]:
+    """Among the models that predict the holdout purchases as well as the best (RMSE within
+    :data:`RMSE_TIE`), the one whose P(alive) best tells who bought again (AUC): P(alive) decides who
+    counts as likely gone, the growth score and the win-back list, so a tie in purchases goes to the model
+    whose P(alive) means something (BG/NBD gives every one-time buyer 100%)."""
+    if "alive_auc" not in ok:
+        return best, ""
+    rmse, auc = ok["rmse"].astype(float), ok["alive_auc"].astype(float)
+    near = rmse.index[(rmse <= rmse[best] * (1.0 + RMSE_TIE)) & np.isfinite(auc)]
+    if len(near) < 2 or not np.isfinite(auc[best]):
+        return best, ""
+    chosen = str(auc[near].idxmax())
+    if chosen == best or auc[chosen] <= auc[best]:
+        return best, ""
+    label, other = PURCHASE_MODELS[chosen].label, PURCHASE_MODELS[best].label
+    return chosen, (
+        f"{label} predicts the holdout purchases as well as {other} (RMSE {rmse[chosen]:.3f} against "
+        f"{rmse[best]:.3f} purchases per customer, within {RMSE_TIE:.0%}), and its P(alive) tells better "
+        f"who bought again (AUC {auc[chosen]:.2f} against {auc[best]:.2f}): P(alive) decides who counts as "
+        f"likely gone, so {label} is used."
+    )
 
 
 def probabilistic_cltv(

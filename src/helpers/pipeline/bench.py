@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.clv import lifetimes_bridge
+from helpers.clv import intervals, lifetimes_bridge
 from helpers.clv.models.beta_geo import BetaGeo
 from helpers.clv.models.robust_fit import fit_gamma_gamma
 from helpers.clv.valuation import discounted_cltv
@@ -197,7 +197,23 @@ def run_benchmark(customers: int, transactions: int, repeats: int = 3, seed: int
     )
     rows.append(_row("CLTV prediction", reference, ours, _largest_relative(ours.result, reference.result),
                      "rel", **size))
+    rows.append(_intervals_row(purchase_fit, spend_fit, (f, r, t, m), ours.result, repeats, size))
     return pd.DataFrame(rows)
+
+
+def _intervals_row(purchase_fit, spend_fit, history, cltv, repeats: int, size: dict) -> dict:
+    """The intervals (per customer: purchases and value; the total's, with both models' parameter
+    uncertainty), which lifetimes does not have: our time only."""
+    f = history[0]
+    quick_rows, margin = np.zeros(len(f), dtype=bool), np.ones(len(f))
+    timing = {"horizon_months": 12, "discount_rate": 0.10, "unit_days": 7.0}
+    ours = measure(
+        lambda: intervals.cltv_uncertainty(purchase_fit, spend_fit, history, cltv, quick_rows, margin, 0.9, timing),
+        repeats,
+    )
+    row = _row("CLTV intervals (no lifetimes equivalent)", ours, ours, float("nan"), "-", **size)
+    row.update({"lifetimes_s": float("nan"), "speedup": float("nan"), "lifetimes_peak_mib": float("nan")})
+    return row
 
 
 def text_table(table: pd.DataFrame) -> str:

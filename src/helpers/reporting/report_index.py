@@ -41,7 +41,7 @@ _MONTH_DIR = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 def model_label(code: str) -> str:
     """'mbgnbd+gamma_gamma' as 'MBG/NBD + Gamma-Gamma'."""
     labels = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD", "gamma_gamma": "Gamma-Gamma",
-              "quick": "quick formula"}
+              "quick": "quick formula", "sbg": "sBG"}
     return " + ".join(labels.get(part, part) for part in str(code).split("+"))
 
 
@@ -100,8 +100,9 @@ def key_figures(month: str, settings: Settings | None = None) -> dict[str, Any]:
         gone = likely_gone(cltv["p_alive"])
         figures["likely_gone"] = int(gone.sum())
         figures["likely_gone_share"] = float(gone.mean()) if len(cltv) else 0.0
-        models = cltv["cltv_model"].astype("object").dropna().unique()
-        figures["cltv_model"] = model_label(models[0]) if len(models) else None
+        # most customers' model first (contract clients: sBG; buyers: the purchase model)
+        models = cltv["cltv_model"].astype("object").dropna().value_counts().index
+        figures["cltv_model"] = " / ".join(model_label(m) for m in models) if len(models) else None
         figures["horizon_months"] = settings.cltv.horizon_months
     if processed.has_artifact(month, "cltv_totals"):
         totals = processed.read_artifact(month, "cltv_totals").iloc[0]

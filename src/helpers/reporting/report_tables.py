@@ -23,7 +23,7 @@ COLUMN_KEYS = {
     "abc_class": "col_class", "customers": "col_customers", "customer_share": "col_customer_share",
     "revenue": "col_revenue", "value": "col_revenue", "revenue_share": "col_revenue_share",
     "value_share": "col_revenue_share", "mean_recency_days": "col_recency", "meaning": "col_meaning",
-    "action": "col_action", "cltv": "col_cltv", "p_alive": "col_p_alive", "quadrant": "col_quadrant",
+    "action": "col_action", "cltv": "col_cltv", "cltv_low": "col_cltv_low", "cltv_high": "col_cltv_high", "p_alive": "col_p_alive", "quadrant": "col_quadrant",
     "service_level": "col_service_level", "next_action": "col_next_action", "upsell_score": "col_upsell",
     "growth_score": "col_growth", "cluster_name": "col_cluster", "mean_cltv": "col_mean_cltv",
     "last_month": "col_last_month", "this_month": "col_this_month", "change": "col_change",

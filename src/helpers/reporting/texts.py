@@ -82,7 +82,9 @@ EN: dict[str, str] = {
     "the next {b_cut}, C customers the rest. Quick and transparent, but one-dimensional.",
     "section_cltv": "Customer lifetime value (CLTV)",
     "cltv_intro": "What each customer is expected to bring in contribution margin over the next {horizon} "
-    "months, discounted, from their own purchase history. Model used: **{model}**.",
+    "months, discounted: buyers from their own purchase history, contract clients from the months they are "
+    "expected to keep paying. Model used: **{model}**. Low and high end: the range in which each value lies "
+    "with {level} probability.",
     "cltv_chart_title": "Expected value per customer over the next {horizon} months",
     "cltv_chart_reading": "the top 10% of customers hold {share} of the expected value ({total} in total)",
     "cltv_chart_x": "CLTV over {horizon} months ({currency}); the last bar gathers the top 1%",
@@ -118,6 +120,8 @@ EN: dict[str, str] = {
     "col_meaning": "meaning",
     "col_action": "what to do",
     "col_cltv": "CLTV",
+    "col_cltv_low": "CLTV, low end",
+    "col_cltv_high": "CLTV, high end",
     "col_p_alive": "probability still active",
     "col_quadrant": "quadrant",
     "col_service_level": "service level",
@@ -226,7 +230,9 @@ DE: dict[str, str] = {
     "nächsten {b_cut}, C-Kunden den Rest. Schnell und nachvollziehbar, aber eindimensional.",
     "section_cltv": "Kundenwert (CLTV)",
     "cltv_intro": "Was jeder Kunde in den nächsten {horizon} Monaten voraussichtlich an Deckungsbeitrag bringt, "
-    "abgezinst, aus seiner eigenen Kaufhistorie geschätzt. Verwendetes Modell: **{model}**.",
+    "abgezinst: bei Käufern aus ihrer eigenen Kaufhistorie, bei Vertragskunden aus den Monaten, die sie "
+    "voraussichtlich weiter zahlen. Verwendetes Modell: **{model}**. Unteres und oberes Ende: der Bereich, in "
+    "dem jeder Wert mit {level} Wahrscheinlichkeit liegt.",
     "cltv_chart_title": "Erwarteter Wert je Kunde in den nächsten {horizon} Monaten",
     "cltv_chart_reading": "die besten 10 % der Kunden halten {share} des erwarteten Werts (insgesamt {total})",
     "cltv_chart_x": "CLTV über {horizon} Monate ({currency}); der letzte Balken sammelt die besten 1 %",
@@ -262,6 +268,8 @@ DE: dict[str, str] = {
     "col_meaning": "Bedeutung",
     "col_action": "was zu tun ist",
     "col_cltv": "CLTV",
+    "col_cltv_low": "CLTV, unteres Ende",
+    "col_cltv_high": "CLTV, oberes Ende",
     "col_p_alive": "Wahrscheinlichkeit noch aktiv",
     "col_quadrant": "Quadrant",
     "col_service_level": "Betreuungsstufe",
