@@ -152,6 +152,7 @@ def retention_holdout(
     setting: str = "auto",
     gap_months: int = 2,
     margin: float = 0.4,
+    final: pd.DataFrame | None = None,
 ) -> RetentionHoldout:
     """Fit on the contracts as they stood ``holdout_months`` before the ``cutoff`` (the rules of
     :func:`helpers.clv.contracts.contract_clients` applied to the data up to then, so the calibration knows
@@ -167,7 +168,8 @@ def retention_holdout(
     calibration_end = (end.to_period("M") - months).to_timestamp(how="end").normalize()
     rules = {"setting": setting, "gap_months": gap_months, "margin": margin}
     calibration = contract_rules.contract_clients(transactions, service_map, calibration_end, **rules)
-    final = contract_rules.contract_clients(transactions, service_map, end, **rules)
+    if final is None:  # the contracts at the cutoff (the caller's, when it has them: the same rules)
+        final = contract_rules.contract_clients(transactions, service_map, end, **rules)
     model = fit_retention(calibration)
     members = _cohort_members(calibration, by)
     running = members[members["active"]]
@@ -255,10 +257,12 @@ def contracts_reading(contracts: pd.DataFrame, customers: int) -> str:
 
 
 def run_retention_holdout(
-    transactions: Any, service_map: pd.DataFrame | None, cutoff: Any, settings: Any, by: str = "year"
+    transactions: Any, service_map: pd.DataFrame | None, cutoff: Any, settings: Any, by: str = "year",
+    contracts: pd.DataFrame | None = None,
 ) -> tuple[RetentionHoldout | None, str]:
     """:func:`retention_holdout` over the purchase models' holdout window (``summary.holdout_months``) with
-    the ``cltv`` settings, and its reading; (None, why not) when it cannot be made (no holdout window, or no
+    the ``cltv`` settings (``contracts``: the month's, from :func:`helpers.clv.contracts.run_contract_clients`),
+    and its reading; (None, why not) when it cannot be made (no holdout window, or no
     contract had ended by the calibration end)."""
     months = settings.summary.holdout_months
     if months < 1:
@@ -267,7 +271,7 @@ def run_retention_holdout(
     try:
         check = retention_holdout(
             transactions, service_map, cutoff, holdout_months=months, by=by, setting=options.setting,
-            gap_months=options.contract_gap_months, margin=options.margin,
+            gap_months=options.contract_gap_months, margin=options.margin, final=contracts,
         )
     except ValueError as exc:
         return None, f"The retention projection cannot be checked on the holdout window: {exc}."

@@ -169,7 +169,7 @@ DE: dict[str, str] = {
     "summary_cltv": "Erwarteter Deckungsbeitrag in den nächsten {horizon} Monaten: **{total_cltv}**{interval} "
     "(im Schnitt {mean_cltv} je Kunde, Modell: {model}).",
     "summary_cltv_interval": "; mit {level} Wahrscheinlichkeit zwischen {low} und {high}",
-    "summary_contracts": "{contract_clients} der {customers} Kunden haben einen Vertrag (einen Retainer): Ihre "
+    "summary_contracts": "{contract_clients} der {customers} Kunden haben einen Vertrag (einen Retainer): ihre "
     "Kündigung wird sichtbar, wenn er endet, daher bewertet ein Bindungsmodell sie nach den Monaten, die sie "
     "voraussichtlich weiter zahlen; die übrigen {buyers} nach ihrer Kaufhistorie.",
     "summary_likely_gone": "{likely_gone} Kunden ({likely_gone_share}) sind eher abgewandert als noch aktiv.",
