@@ -74,9 +74,8 @@ def _build_month(files: InputFiles, month: str, settings: config.Settings) -> di
 @pytest.mark.parametrize("dataset", ["agency", "cdnow"])
 def test_every_month_of_the_bundled_data_builds(dataset, workbook_root, bundled_inputs):
     files, transactions = bundled_inputs(dataset)
-    # Pareto/NBD is fitted by lifetimes' Nelder-Mead, 30-40 s on some months (a fast fitter is issue 12);
-    # "auto" still compares BG/NBD and MBG/NBD every month, and Pareto/NBD meets T = 0 in test_btyd
-    settings = config.settings_with({"cltv": {"pareto_max_customers": 0}})
+    # "auto" compares all three purchase models every month (Pareto/NBD's fast fitter)
+    settings = config.load_settings()
     months = _months(transactions)
     built = {}
     for month in months:

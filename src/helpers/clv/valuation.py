@@ -115,12 +115,11 @@ def _choose_purchase_model(
     """The purchase model to fit on all data and why, with the holdout metrics and calibration fits."""
     candidates = tuple(PURCHASE_MODELS) if model == "auto" else (model,)
     if model == "auto" and pareto_max_customers is not None and n_customers > pareto_max_customers:
-        # lifetimes fits Pareto/NBD with Nelder-Mead over every unique customer row: minutes on a large
-        # base, so "auto" compares the BG/NBD family there (a fixed model = "pareto" is still honoured)
+        # the user's limit (a fixed model = "pareto" is still honoured); the default null never leaves it out
         candidates = tuple(m for m in candidates if m != "pareto")
         notes.append(
             f"Pareto/NBD left out of the comparison: {n_customers:,} customers is more than "
-            f"cltv.pareto_max_customers ({pareto_max_customers:,}), and its fit is slow at that size."
+            f"cltv.pareto_max_customers ({pareto_max_customers:,})."
         )
     calibration_fits: dict[str, PurchaseModel] = {}
     if holdout_summary is not None:
@@ -184,7 +183,7 @@ def probabilistic_cltv(
     unit_days: float = 7.0,
     penalizers: tuple[float, ...] = PENALIZERS,
     quick_period_months: float = 12.0,
-    pareto_max_customers: int | None = 200_000,
+    pareto_max_customers: int | None = None,
     interval: float = 0.9,
     contracts: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, CLTVResult]:
