@@ -64,14 +64,16 @@ def test_the_future_purchases_of_an_active_customer_follow_the_models_story(cls)
 def test_pareto_needs_few_nodes_for_an_active_customers_future():
     model = ParetoNBD.from_params(PUBLISHED[ParetoNBD])
     x, T = np.array([0.0, 1.0, 4.0, 12.0, 60.0, 200.0]), np.array([20.0, 30.0, 39.0, 39.0, 39.0, 39.0])
-    few = model.future_purchases_survival(52.0, x, T, 400)
-    many_nodes = pareto._SURVIVAL_NODES
+    few, first = model.future_purchases_survival(52.0, x, T, 400), model.future_purchases_survival(52.0, x, T, 1)
+    nodes = pareto._SURVIVAL_NODES, pareto._DISTRIBUTION_NODES
     try:
-        pareto._SURVIVAL_NODES = 128
+        pareto._SURVIVAL_NODES = pareto._DISTRIBUTION_NODES = 128
         many = model.future_purchases_survival(52.0, x, T, 400)
     finally:
-        pareto._SURVIVAL_NODES = many_nodes
-    np.testing.assert_allclose(few, many, atol=1e-12)
+        pareto._SURVIVAL_NODES, pareto._DISTRIBUTION_NODES = nodes
+    np.testing.assert_allclose(first, many[:, :2], atol=1e-12)  # the chance of buying again: exact
+    np.testing.assert_allclose(few[:4], many[:4], atol=1e-11)  # up to 12 repeat purchases
+    np.testing.assert_allclose(few, many, atol=1e-4)  # 200: far below what whole purchases can show
 
 
 def test_the_interval_is_the_shortest_range_of_whole_numbers_with_the_level():
@@ -90,7 +92,7 @@ def test_the_interval_is_the_shortest_range_of_whole_numbers_with_the_level():
 def test_the_parameters_covariance_is_the_inverse_curvature_of_the_fitted_likelihood(cdnow):
     _, holdout = cdnow
     x, t_x, T = (holdout[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
-    for cls in (BetaGeo, ModifiedBetaGeo):
+    for cls in (BetaGeo, ModifiedBetaGeo, ParetoNBD):
         model = cls().fit(x, t_x, T)
         # from the fast fitter's analytic gradient (lifetimes' objective on scaled time) ...
         fast = intervals.log_parameter_covariance(model, x, t_x, T)

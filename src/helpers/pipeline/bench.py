@@ -19,6 +19,7 @@ import pandas as pd
 
 from helpers.clv import intervals, lifetimes_bridge
 from helpers.clv.models.beta_geo import BetaGeo
+from helpers.clv.models.pareto import ParetoNBD
 from helpers.clv.models.robust_fit import fit_gamma_gamma
 from helpers.clv.valuation import discounted_cltv
 from helpers.features.summary import customer_summary
@@ -198,6 +199,7 @@ def run_benchmark(customers: int, transactions: int, repeats: int = 3, seed: int
     rows.append(_row("CLTV prediction", reference, ours, _largest_relative(ours.result, reference.result),
                      "rel", **size))
     rows.append(_intervals_row(purchase_fit, spend_fit, (f, r, t, m), ours.result, repeats, size))
+    rows.extend(_pareto_rows(f, r, t, repeats, size))
     return pd.DataFrame(rows)
 
 
@@ -214,6 +216,56 @@ def _intervals_row(purchase_fit, spend_fit, history, cltv, repeats: int, size: d
     row = _row("CLTV intervals (no lifetimes equivalent)", ours, ours, float("nan"), "-", **size)
     row.update({"lifetimes_s": float("nan"), "speedup": float("nan"), "lifetimes_peak_mib": float("nan")})
     return row
+
+
+#: lifetimes' Pareto/NBD fit (Nelder-Mead, two hyp2f1 per customer and evaluation) would run for hours at a
+#: million customers: it is timed on every k-th customer, at most this many
+PARETO_REFERENCE_CUSTOMERS = 1_000
+
+
+def _pareto_rows(f: np.ndarray, r: np.ndarray, t: np.ndarray, repeats: int, size: dict) -> list[dict]:
+    """Pareto/NBD. The fit: lifetimes' (``ParetoNBD(compress=False)``: Nelder-Mead from a fixed start, tight
+    tolerance) and ours on every k-th customer; then ours on all customers against lifetimes' time scaled by
+    k (an estimate, said in the stage name: its cost per evaluation grows with the customers, its number of
+    evaluations does not). The fits are compared by the log-likelihood on the same customers (max_diff: how
+    far ours falls short of lifetimes', relative; 0 when ours is at least as high), since where the
+    likelihood has a flat ridge (this log's lifetimes are exponential: s and beta large together) lifetimes
+    stops anywhere along it (``params_diff``). The prediction: P(alive) and the expected purchases in 52
+    weeks, lifetimes' formulas against ours on all customers, both at lifetimes' fitted parameters (far out
+    on such a ridge its hyp2f1 fails: compared where its values are finite)."""
+    k = max(1, int(np.ceil(len(f) / PARETO_REFERENCE_CUSTOMERS)))
+    part = slice(k // 2, None, k) if k > 1 else slice(None)
+    fs, rs, ts = f[part], r[part], t[part]
+    with lifetimes_bridge.quiet():
+        reference = measure(lambda: ParetoNBD(compress=False).fit(fs, rs, ts), repeats)
+    ours = measure(lambda: ParetoNBD().fit(fs, rs, ts), repeats)
+    reference_ll, ours_ll = reference.result.log_likelihood_, ours.result.log_likelihood_
+    row = _row("Pareto/NBD fit" if k == 1 else f"Pareto/NBD fit, 1 in {k} customers", reference, ours,
+               max(0.0, reference_ll - ours_ll) / abs(reference_ll), "ll", **{**size, "customers": len(fs)})
+    row.update(params_diff=_params_difference(ours.result, reference.result), loglik_gain=ours_ll - reference_ll)
+    rows = [row]
+    if k > 1:
+        full = measure(lambda: ParetoNBD().fit(f, r, t), repeats)
+        scaled = Measurement([seconds * k for seconds in reference.seconds], float("nan"), None)
+        rows.append(_row(f"Pareto/NBD fit, all customers (lifetimes: time of 1 in {k} x {k})", scaled, full,
+                         float("nan"), "-", **size))
+    fitted = ParetoNBD.from_params(reference.result.params_)
+    formulas = fitted.to_lifetimes()
+
+    def lifetimes_prediction() -> np.ndarray:
+        with lifetimes_bridge.quiet():
+            alive = formulas.conditional_probability_alive(f, r, t)
+            return np.concatenate([alive, formulas.conditional_expected_number_of_purchases_up_to_time(52.0, f, r, t)])
+
+    reference = measure(lifetimes_prediction, repeats)
+    ours = measure(lambda: np.concatenate([fitted.probability_alive(f, r, t), fitted.expected_purchases(52.0, f, r, t)]),
+                   repeats)
+    finite = np.isfinite(reference.result)
+    row = _row("Pareto/NBD prediction", reference, ours,
+               _largest_relative(ours.result[finite], reference.result[finite]), "rel", **size)
+    row.update(lifetimes_nonfinite=int(np.count_nonzero(~finite)))
+    rows.append(row)
+    return rows
 
 
 def text_table(table: pd.DataFrame) -> str:

@@ -133,16 +133,21 @@ def _quadrature_G(ep, e, A, B, x, pair_t, small, big, alpha_small, grad):
         slope = inner
     if grad:  # the integrals of f times 1, delta, inner, 1 / (1 + expm1(delta)), 1 / (1 + c expm1(delta))
         moments = np.stack([np.ones_like(delta), delta, inner, np.exp(-delta), 1.0 / (1.0 + (At / Bt)[:, None] * em1)], axis=2)
-    sums = np.empty((len(A), 5 if grad else 1))
     ends = np.r_[starts[1:], len(A)]
-    for g, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
-        f = np.multiply.outer(x[lo:hi], -slope[g])
-        f += base[g]
-        np.exp(f, out=f)
-        if grad:
-            sums[lo:hi] = f @ moments[g]
-        else:
-            sums[lo:hi, 0] = f.sum(axis=1)
+    if len(A) < 16 * len(starts):  # few pairs per time: one gathered matrix (a loop would cost more in calls)
+        group = np.repeat(np.arange(len(starts)), ends - starts)
+        f = np.exp(base[group] - x[:, None] * slope[group])
+        sums = np.einsum("ij,ijk->ik", f, moments[group]) if grad else f.sum(axis=1)[:, None]
+    else:
+        sums = np.empty((len(A), 5 if grad else 1))
+        for g, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+            f = np.multiply.outer(x[lo:hi], -slope[g])
+            f += base[g]
+            np.exp(f, out=f)
+            if grad:
+                sums[lo:hi] = f @ moments[g]
+            else:
+                sums[lo:hi, 0] = f.sum(axis=1)
     Q = sums[:, 0]
     log_n = (1.0 - ep) * np.log(A) - e * np.log(B)
     # G(t*) by the series, once per distinct frequency; derivatives at a fixed t* (its movement cancels
