@@ -114,3 +114,19 @@ def test_contract_clients_and_buyers_are_valued_side_by_side(agency_month, workb
     )
     plain, plain_result = valuation.run_probabilistic(prepared.summary, prepared.calibration, settings, none)
     assert not (plain["cltv_model"] == "sbg").any() and plain_result.retention_model is None
+
+
+def test_a_handful_of_contract_clients_teaches_no_retention(agency_month, workbook_root):
+    """A few buyers of a large base pass the monthly-invoice rule by chance (8 of a million synthetic ones):
+    fewer than MIN_CONTRACT_CLIENTS are valued with the other buyers, and the notes say why."""
+    files, settings = agency_month
+    prepared = preparation.prepare_month(files, "2025-12", settings)
+    table_of_contracts = contracts.run_contract_clients(
+        prepared.transactions_file, prepared.intake.service_map, prepared.cutoff, settings
+    )
+    few = table_of_contracts.copy()
+    keep = few.index[few["contractual"].astype(bool)][: valuation.MIN_CONTRACT_CLIENTS - 1]
+    few.loc[~few.index.isin(keep), "contractual"] = False
+    table, result = valuation.run_probabilistic(prepared.summary, prepared.calibration, settings, few)
+    assert not (table["cltv_model"] == "sbg").any() and result.retention_model is None
+    assert any("too few to learn a retention" in note for note in result.notes)

@@ -233,8 +233,9 @@ def retention_shares(
     return cohorts.div(cohorts[0], axis=0), projected.div(cohorts[0], axis=0)
 
 
-def contracts_reading(contracts: pd.DataFrame, customers: int) -> str:
-    """How many of the ``customers`` are valued as contract clients and why, in one sentence."""
+def contracts_reading(contracts: pd.DataFrame, customers: int, valued: bool = True) -> str:
+    """How many of the ``customers`` hold a contract and why, and (``valued``) that the retention model
+    values them, or (not ``valued``) that the purchase model does, in one sentence."""
     holding = contracts[contracts["contractual"].astype(bool)]
     if holding.empty:
         return (
@@ -248,6 +249,11 @@ def contracts_reading(contracts: pd.DataFrame, customers: int) -> str:
         ("setting", "because cltv.setting is contractual"),
     ) if key in why]
     running = int(holding["active"].astype(bool).sum())
+    if not valued:
+        return (
+            f"{len(holding):,} of the {customers:,} customers hold a contract ({', '.join(parts)}), too few to learn "
+            "a retention from, or none has ended yet: the purchase model values every customer."
+        )
     return (
         f"{len(holding):,} of the {customers:,} customers hold a contract ({', '.join(parts)}): their leaving is seen "
         f"when the contract ends, so the retention model (sBG) values them; {running:,} contracts run, "

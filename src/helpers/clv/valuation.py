@@ -346,6 +346,11 @@ def probabilistic_cltv(
     return table, result
 
 
+#: fewer contract clients than this teach a retention model nothing (and on a large base of buyers a few
+#: pass the monthly-invoice rule by chance: 8 of a million synthetic buyers)
+MIN_CONTRACT_CLIENTS = 20
+
+
 @dataclass
 class _Contracts:
     rows: np.ndarray
@@ -363,6 +368,13 @@ def _value_contracts(
         return None
     ids = customer_ids.astype(str).to_numpy()
     known = contracts[contracts["customer_id"].astype(str).isin(ids)]
+    holding = int(known["contractual"].astype(bool).sum())
+    if holding < MIN_CONTRACT_CLIENTS:
+        notes.append(
+            f"{holding} contract client(s) only: too few to learn a retention from (at least {MIN_CONTRACT_CLIENTS}), "
+            "so the purchase model values them with the others."
+        )
+        return None
     try:
         model = retention.fit_retention(known)
     except (ValueError, ConvergenceError) as exc:
