@@ -2,4 +2,5 @@
 
 The shared optimiser (`optimiser`: L-BFGS-B from lifetimes' start, Newton steps to the optimum), the
 building blocks of the exact data reductions (`grids`), and the objectives of the BG/NBD family
-(`bg_family`) and of Gamma-Gamma (`gamma_gamma`). Used by the models in `helpers.clv.models`."""
+(`bg_family`), of Pareto/NBD (`pareto_nbd`, also its vectorised P(alive)) and of Gamma-Gamma
+(`gamma_gamma`). Used by the models in `helpers.clv.models`."""

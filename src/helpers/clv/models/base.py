@@ -135,9 +135,6 @@ class PurchaseModel(Model):
     """
 
     fit_arguments = "frequency, recency, T"
-    # Pareto/NBD's P(alive) costs two hypergeometric functions per customer: worth finding the distinct
-    # histories first; for the BG family a few array operations are cheaper than that
-    alive_per_distinct_history: ClassVar[bool] = False
 
     def fit(self, frequency: Any, recency: Any, T: Any, weights: Any | None = None) -> Self:
         """Fit on the customers' (frequency, recency, T); ``weights`` counts customers per row (compressed
@@ -194,9 +191,6 @@ class PurchaseModel(Model):
             return np.clip(fitter.conditional_probability_alive(x, t_x, T_), 0.0, 1.0)
 
         x, t_x, T_ = as_array(frequency), as_array(recency), as_array(T)
-        if self.alive_per_distinct_history:
-            (ux, ut, uT), _, inverse = compress_rows(x, t_x, T_)
-            return np.asarray(alive(ux, _nudged_recency(ux, ut, uT), uT), dtype="float64")[inverse]
         return np.asarray(alive(x, _nudged_recency(x, t_x, T_), T_), dtype="float64").reshape(-1)
 
     def purchases_if_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
