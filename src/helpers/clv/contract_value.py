@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.clv import intervals
+from helpers.clv.discounting import monthly_rate
 from helpers.clv.models.sbg import ShiftedBetaGeometric
 
 #: the value model a contract client's row names (``cltv_model``)
@@ -45,10 +46,6 @@ class ContractValues:
     cltv_high: np.ndarray
     total_variance: float
     notes: list[str] = field(default_factory=list)
-
-
-def _monthly_rate(yearly_discount_rate: float) -> float:
-    return (1.0 + float(yearly_discount_rate)) ** (1.0 / 12.0) - 1.0
 
 
 def _months_survival(model: ShiftedBetaGeometric, periods: np.ndarray, horizon: int) -> np.ndarray:
@@ -117,7 +114,7 @@ def contract_values(
     periods = rows["periods_completed"].astype("float64").to_numpy()
     running = rows["active"].astype(bool).to_numpy()
     margin = np.clip(np.nan_to_num(rows["margin_per_period"].astype("float64").to_numpy(), nan=0.0), 0.0, None)
-    horizon, rate = int(horizon_months), _monthly_rate(discount_rate)
+    horizon, rate = int(horizon_months), monthly_rate(discount_rate)
     notes: list[str] = []
     theta, covariance = _mean_and_concentration(model)
     if covariance is None:

@@ -11,7 +11,8 @@ from helpers.clv.models.base import PurchaseModel
 
 
 # --------------------------------------------------------------------------------------------------
-def _monthly_rate(yearly_discount_rate: float) -> float:
+def monthly_rate(yearly_discount_rate: float) -> float:
+    """The monthly rate of a yearly discount rate: (1 + d)^(1/12) - 1."""
     return (1.0 + float(yearly_discount_rate)) ** (1.0 / 12.0) - 1.0
 
 
@@ -46,7 +47,7 @@ def discounted_cltv(
     if horizon == 0:
         return np.zeros(n)
     step = periods_per_month(unit_days) if periods_per_month_ is None else float(periods_per_month_)
-    rate = _monthly_rate(discount_rate) if monthly_discount_rate is None else float(monthly_discount_rate)
+    rate = monthly_rate(discount_rate) if monthly_discount_rate is None else float(monthly_discount_rate)
     months = np.arange(1, horizon + 1, dtype="float64")
     x, t_x, T_ = as_array(frequency), as_array(recency), as_array(T)
     # E[purchases up to month m] = P(alive) x purchases_if_alive(m): the month-by-month part is computed on

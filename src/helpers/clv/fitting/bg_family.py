@@ -32,9 +32,9 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from helpers.clv.fitting import optimiser
-from helpers.clv.fitting.grids import dot, factorize, index_small_ints
+from helpers.clv.fitting.grids import dot, history_grids
 from helpers.clv.fitting.optimiser import FastFit, FastFitError
-from helpers.clv.inputs import as_array, check_purchase_history, check_weights
+from helpers.clv.inputs import as_array
 
 
 def _softplus_and_sigmoid(d: np.ndarray, need_value: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
@@ -97,14 +97,8 @@ def prepare_bg(
 ) -> BGData:
     """Reduce the data once (outside the optimiser loop); ``modified`` selects MBG/NBD; ``scale`` defaults to
     lifetimes' 1 / max(T) (a pilot subsample takes the full data's, so that its parameters mean the same)."""
-    # frequencies truncated to whole purchases, as lifetimes does (frequency.astype(int))
-    x, t_x, T_ = check_purchase_history(np.trunc(as_array(frequency)), recency, T)
-    w = np.ones(len(x)) if weights is None else check_weights(weights, len(x))
-    grid, tindex = factorize(np.concatenate([t_x, T_]))
-    it_all, iT_all = tindex[: len(x)], tindex[len(x) :]
-    xgrid, ix_all = index_small_ints(x)
+    x, T_, w, grid, it_all, iT_all, xgrid, ix_all, wx = history_grids(frequency, recency, T, weights)
     ng, nx = len(grid), len(xgrid)
-    wx = np.bincount(ix_all, weights=w, minlength=nx)
     wT = np.bincount(iT_all, weights=w, minlength=ng)
     wxT = np.bincount(iT_all, weights=w * x, minlength=ng)
     sel = slice(None) if modified else (x > 0)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
+
+from helpers.clv.inputs import as_array, check_purchase_history, check_weights
 
 
 def index_small_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,3 +49,30 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             break
     grid, index = np.unique(values, return_inverse=True)
     return grid, index.reshape(-1)
+
+
+class HistoryGrids(NamedTuple):
+    """A purchase history on its grids: frequency ``x`` (whole purchases), age ``T`` and weights ``w`` per
+    row; ``grid`` the distinct times (recencies and ages together) with each row's index ``it`` (recency) and
+    ``iT`` (age); ``xgrid`` the distinct frequencies with ``ix``; ``wx`` the weight per distinct frequency."""
+
+    x: np.ndarray
+    T: np.ndarray
+    w: np.ndarray
+    grid: np.ndarray
+    it: np.ndarray
+    iT: np.ndarray
+    xgrid: np.ndarray
+    ix: np.ndarray
+    wx: np.ndarray
+
+
+def history_grids(frequency: Any, recency: Any, T: Any, weights: Any | None = None) -> HistoryGrids:
+    """The reduction every purchase-model fitter starts from (the one input check first). Frequencies are
+    truncated to whole purchases, as lifetimes does (``frequency.astype(int)``)."""
+    x, t_x, T_ = check_purchase_history(np.trunc(as_array(frequency)), recency, T)
+    w = np.ones(len(x)) if weights is None else check_weights(weights, len(x))
+    grid, tindex = factorize(np.concatenate([t_x, T_]))
+    xgrid, ix = index_small_ints(x)
+    wx = np.bincount(ix, weights=w, minlength=len(xgrid))
+    return HistoryGrids(x, T_, w, grid, tindex[: len(x)], tindex[len(x) :], xgrid, ix, wx)

@@ -49,9 +49,9 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from helpers.clv.fitting import optimiser
-from helpers.clv.fitting.grids import dot, factorize, index_small_ints
+from helpers.clv.fitting.grids import dot, factorize, history_grids
 from helpers.clv.fitting.optimiser import FastFit, FastFitError
-from helpers.clv.inputs import as_array, check_purchase_history, check_weights
+from helpers.clv.inputs import as_array
 
 #: up to this z the series (terms at most z^n); beyond, series at z = 1/2 plus quadrature
 _SERIES_MAX_Z = 0.5
@@ -270,14 +270,8 @@ def prepare_pareto(
     """Reduce the data once (outside the optimiser loop). ``scale`` defaults to lifetimes' 1 / max(T) and
     ``lifetimes_rows`` to the number of rows given (a pilot subsample takes the full data's, so that its
     objective means the same)."""
-    # frequencies truncated to whole purchases, as lifetimes does (frequency.astype(int))
-    x, t_x, T_ = check_purchase_history(np.trunc(as_array(frequency)), recency, T)
-    w = np.ones(len(x)) if weights is None else check_weights(weights, len(x))
-    grid, tindex = factorize(np.concatenate([t_x, T_]))
-    it, iT = tindex[: len(x)], tindex[len(x) :]
-    xgrid, ix = index_small_ints(x)
+    x, T_, w, grid, it, iT, xgrid, ix, wx = history_grids(frequency, recency, T, weights)
     ng, nx = len(grid), len(xgrid)
-    wx = np.bincount(ix, weights=w, minlength=nx)
     distinct = len(w)  # without a key (astronomically many distinct values): taken as all distinct
     if float(nx) * ng * ng < 2.0**62:
         key = (ix.astype(np.int64) * ng + it) * ng + iT
