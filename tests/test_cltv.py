@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from helpers.clv.lifetimes_bridge import ConvergenceError
 from helpers.clv.models import robust_fit
 from helpers.clv.models.beta_geo import BetaGeo
 from helpers.clv.models.robust_fit import PURCHASE_MODELS
+from helpers.core import config
 from helpers.data.samples.cdnow import read_cdnow
 
 
@@ -201,19 +204,21 @@ def test_auto_leaves_pareto_out_above_the_size_limit_and_says_so(cdnow):
     assert len(table) == len(summary) and np.isfinite(table["cltv"]).all()
 
 
-# ------------------------------------------------------------------------------------------ likely gone
-def test_likely_gone_is_p_alive_below_one_half():
-    """One rule for "more likely gone than active", defined once: P(alive) below 0.5 (even odds)."""
-    assert valuation.LIKELY_GONE_BELOW == 0.5
+# ------------------------------------------------------------------------------------------ likely lost
+def test_likely_lost_is_p_alive_below_the_one_setting():
+    """One rule for "likely lost", defined once: P(alive) below cltv.likely_lost_below (0.5: even odds)."""
+    assert config.load_settings().cltv.likely_lost_below == 0.5
     p_alive = pd.Series([0.0, 0.2, 0.4999, 0.5, 0.7, 1.0, np.nan])
-    np.testing.assert_array_equal(valuation.likely_gone(p_alive), [True, True, True, False, False, False, False])
-    np.testing.assert_array_equal(valuation.likely_gone(p_alive), (p_alive < 0.5).to_numpy())
-    assert valuation.likely_gone([]).shape == (0,)
+    np.testing.assert_array_equal(valuation.likely_lost(p_alive), [True, True, True, False, False, False, False])
+    np.testing.assert_array_equal(valuation.likely_lost(p_alive), (p_alive < 0.5).to_numpy())
+    assert valuation.likely_lost([]).shape == (0,)
+    stricter = replace(config.load_settings(), cltv=replace(config.load_settings().cltv, likely_lost_below=0.2))
+    np.testing.assert_array_equal(valuation.likely_lost(p_alive, stricter), [True, False, False, False, False, False, False])
 
 
-def test_likely_gone_counts_customers_of_the_run(auto_run):
+def test_likely_lost_counts_customers_of_the_run(auto_run):
     table, _ = auto_run
-    gone = valuation.likely_gone(table["p_alive"])
+    gone = valuation.likely_lost(table["p_alive"])
     assert gone.dtype == bool and len(gone) == len(table)
     assert 0 < gone.sum() < len(table)
     assert (table.loc[gone, "p_alive"] < 0.5).all() and (table.loc[~gone, "p_alive"] >= 0.5).all()

@@ -21,9 +21,9 @@ def test_the_shipped_file_gives_every_section_typed():
     assert settings.currency == "EUR"
     assert settings.cltv == config.CltvSettings(horizon_months=12, discount_rate=0.10, margin=0.4, model="auto",
                                                 pareto_max_customers=None, setting="auto",
-                                                contract_gap_months=2, interval=0.9)
+                                                contract_gap_months=2, interval=0.9, likely_lost_below=0.5)
     assert settings.abc.cutoffs == (0.80, 0.95) and settings.summary.unit_days == 7.0
-    assert settings.clustering.k is None and settings.potential.lost["below_p_alive"] == 0.2
+    assert settings.clustering.k is None and settings.potential.backtest_months == 12
     assert settings.source == config.shipped_settings_file()
 
 

@@ -29,8 +29,10 @@ def test_export_has_the_agreed_columns_and_one_row_per_customer():
     inputs, export = _export()
     assert list(export.columns) == [
         "customer_id", "name", "rfm_segment", "abc_class", "cltv", "cltv_low", "cltv_high", "purchases_low",
-        "purchases_high", "p_alive", "cluster_name", "funnel_maturity", "upsell_score", "growth_score", "quadrant", "service_level", "next_action", "reasons",
+        "purchases_high", "p_alive", "cluster_name", "funnel_maturity", "upsell_score", "growth_score", "quadrant", "likely_lost", "attention", "service_level", "hours_per_month",
+        "next_action", "reasons",
     ]
+    assert export["likely_lost"].dtype == bool and export["hours_per_month"].gt(0).all()
     assert list(export["customer_id"]) == list(inputs.summary["customer_id"])
     crm_export.check_no_customer_lost(inputs.summary, export)
     assert export.loc[1, "name"] == ""  # unknown name: empty, not "None"

@@ -74,7 +74,10 @@ def test_config_labels_read_translated_names_and_fall_back_to_english(tmp_path):
     german = i18n.config_labels(settings, "de")
     assert german["Stars"] == "Sterne" and german["QBR"] == "Quartalsreview"
     assert german["Champions"] == "Spitzenkunden"
-    assert i18n.label("Lost", german) == "Lost" and i18n.label("Develop", german) == "Develop"
+    assert i18n.label("Lost", german) == "Lost" and i18n.label("No such quadrant", german) == "No such quadrant"
+    # both advice profiles' groups, the floor and the win-back group included
+    assert german["Protect"] == "Absichern" and german["Win back"] == "Zurückgewinnen"
+    assert german["Personal offers every month"] == "Persönliche Angebote jeden Monat"
     assert i18n.config_labels(settings, "en")["Stars"] == "Stars"
 
 

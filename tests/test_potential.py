@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from helpers.core import config
 from helpers.features import transaction_queries
-from helpers.potential import funnel, service_levels
+from helpers.potential import funnel, service_levels, summaries
 from helpers.potential import points as potential_points
 from helpers.potential import scoring as potential
 
@@ -85,10 +85,14 @@ def test_hand_made_clients_land_where_a_person_would_put_them():
             assert table.loc[f"{group}_{i}", "quadrant_key"] == quadrant, group
     assert table.loc["gap_grow_1", "quadrant"] == "Develop"
     assert "QBR" in table.loc["gap_grow_1", "service_level"] and "8 h/month" in table.loc["gap_grow_1", "service_level"]
-    assert table.loc["full_shrink_1", "next_action"] == "Standard care"
+    # the full clients are the big ones (class A by expected value): Maintain keeps them as a quadrant, the
+    # attention floor lifts their service level
+    assert table.loc["full_shrink_1", "lead_action"] == "Standard care"
+    assert table.loc["full_shrink_1", "attention_key"] == "protect"
+    assert table.loc["full_shrink_1", "next_action"].startswith("Protect the relationship")
     assert result.components_used["upsell"] == ["whitespace", "budget_headroom", "cltv_headroom", "frequency"]
     assert not result.fallback
-    assert result.counts().to_dict() == {"develop": 2, "expand": 2, "grow_with": 2, "maintain": 2}
+    assert result.counts().to_dict() == {"develop": 2, "expand": 2, "grow_with": 2, "maintain": 2, "win_back": 0}
 
 
 def test_budget_headroom_and_growth_components():
@@ -157,7 +161,7 @@ def test_cdnow_like_input_falls_back_to_behaviour_and_says_so():
     assert len(table) == 200 and table["quadrant_key"].notna().all()
     assert table["upsell_score"].between(0, 100).all() and table["growth_score"].between(0, 100).all()
     assert (table["reasons"].str.len() > 0).all()
-    summary_table = potential.quadrant_summary(result, config.settings_with(currency="USD"))
+    summary_table = summaries.quadrant_summary(result, config.settings_with(currency="USD"))
     assert summary_table["customers"].sum() == 200
 
 
@@ -177,14 +181,20 @@ def test_likely_lost_get_the_retention_call_and_stay_out_of_the_median():
     inputs.cltv.loc[inputs.cltv["customer_id"] == "gap_shrink_1", "p_alive"] = 0.05
     result = potential.score_customers(inputs, SETTINGS)
     table = result.table.set_index("customer_id")
-    assert table.loc["gap_shrink_1", "likely_lost"]
+    assert table.loc["gap_shrink_1", "likely_lost"] and table.loc["gap_shrink_1", "quadrant_key"] == "win_back"
+    assert table.loc["gap_shrink_1", "quadrant"] == "Win back"
     assert table.loc["gap_shrink_1", "next_action"].startswith("Retention call")
     assert "0.5 h/month" in table.loc["gap_shrink_1", "service_level"]
     assert table.loc["gap_shrink_1", "reasons"].startswith("likely lost: P(alive) 5%")
     live = table[~table["likely_lost"]]
     assert result.thresholds["growth"] == pytest.approx(live["growth_score"].median())
     assert "retention call" in " ".join(result.notes)
-    assert potential.quadrant_summary(result, SETTINGS).set_index("quadrant_key").loc["expand", "likely_lost"] == 1
+    summary = summaries.quadrant_summary(result, SETTINGS).set_index("quadrant_key")
+    # the likely lost are not in a quadrant: counts and shares of the four are of the live clients
+    assert summary.loc["win_back", "customers"] == 1
+    assert summary.loc[list(service_levels.QUADRANT_POSITIONS), "customers"].sum() == len(table) - 1
+    assert summary.loc[list(service_levels.QUADRANT_POSITIONS), "share"].sum() == pytest.approx(1.0)
+    assert summary["customers"].sum() == len(table)
 
 
 def test_no_repeat_purchase_p_alive_of_one_is_no_evidence():
@@ -360,16 +370,85 @@ def test_top_opportunities_are_the_develop_then_expand_customers_by_potential():
         "customer_id": [f"C{i}" for i in range(n)],
         "quadrant_key": rng.choice(list(service_levels.QUADRANT_POSITIONS), size=n),
         "likely_lost": rng.random(n) < 0.1,
+        "value_at_stake": rng.choice([5.0, 500.0, np.nan], size=n),
         "upsell_score": rng.choice([40.0, 60.0, 75.5, 90.0], size=n),  # many ties, broken by the next keys
         "growth_score": rng.choice([10.0, 55.0, np.nan], size=n),
         "revenue_12m": rng.choice([0.0, 100.0, 2500.0], size=n),
     }, index=pd.RangeIndex(10, 10 + n))
+    table["quadrant_key"] = table["quadrant_key"].where(~table["likely_lost"], "win_back")
     result = potential.PotentialResult(table=table)
-    spec = table[table["quadrant_key"].isin(["develop", "expand"]) & ~table["likely_lost"]]
+    spec = table[table["quadrant_key"].isin(["develop", "expand"])]
+    # ties of the upsell score go to the larger value at stake
     spec = spec.assign(_order=spec["quadrant_key"].eq("expand").astype(int)).sort_values(
-        ["_order", "upsell_score", "growth_score", "revenue_12m"], ascending=[True, False, False, False],
-        kind="stable").drop(columns="_order")
+        ["_order", "upsell_score", "value_at_stake", "growth_score", "revenue_12m"],
+        ascending=[True, False, False, False, False], kind="stable", na_position="last").drop(columns="_order")
     for n_top in (15, 0, len(spec) + 5):
-        pd.testing.assert_frame_equal(potential.top_opportunities(result, n_top), spec.head(n_top))
-    maintain = potential.top_opportunities(result, 5, quadrants=("maintain",))
+        pd.testing.assert_frame_equal(summaries.top_opportunities(result, n_top), spec.head(n_top))
+    maintain = summaries.top_opportunities(result, 5, quadrants=("maintain",))
     assert set(maintain["quadrant_key"]) == {"maintain"} and not maintain["likely_lost"].any()
+
+
+# ------------------------------------------------------------------------ lost apart, floor, profiles
+def test_the_attention_floor_lifts_live_a_clients_and_says_why():
+    """A live client of class A by expected value never gets fewer hours than the floor; its quadrant stays."""
+    result = potential.score_customers(hand_made(), SETTINGS)
+    table = result.table
+    floor = SETTINGS.potential.attention_floor
+    is_a = (table["value_class"] == "A") & ~table["likely_lost"]
+    assert is_a.any() and (table.loc[is_a, "hours_per_month"] >= floor["hours_per_month"]).all()
+    protected = table["attention_key"] == "protect"
+    # exactly the A clients of the quadrants with fewer hours, nobody else
+    expected = is_a & table["quadrant_key"].isin(floor["lifts"])
+    assert protected.equals(expected) and protected.any()
+    assert (table.loc[protected, "attention"] == "Protect").all()
+    assert table.loc[protected, "reasons"].str.startswith("A client by expected value (the first 80%").all()
+    assert set(table.loc[protected, "quadrant_key"]) <= {"grow_with", "maintain"}
+    # the value class is the ABC rule on the live clients' expected value (cltv)
+    from helpers.segmentation.abc_analysis import abc_classes
+    live_value = table["cltv"].where(~table["likely_lost"])
+    assert table["value_class"].tolist() == abc_classes(live_value, SETTINGS.abc.cutoffs).tolist()
+    hours = summaries.attention_summary(result, SETTINGS).set_index("attention_key")
+    assert hours["hours_per_month_total"].sum() == pytest.approx(table["hours_per_month"].sum())
+    assert hours.loc["protect", "clients"] == protected.sum()
+    german = potential.score_customers(hand_made(), SETTINGS, "de").table
+    assert german.loc[protected, "attention"].eq("Absichern").all()
+    assert german.loc[protected, "reasons"].str.startswith("A-Kunde nach erwartetem Wert (die ersten 80 %").all()
+
+
+def test_a_floor_that_would_give_less_is_refused():
+    with pytest.raises(config.ConfigError, match="lifts"):
+        config.settings_with({"potential": {"attention_floor": {"lifts": ["maintain"]}}})  # grow_with: 3 h < 4 h
+    with pytest.raises(config.ConfigError, match="lifts"):
+        config.settings_with({"potential": {"attention_floor": {"lifts": ["develop", "grow_with", "maintain"]}}})
+
+
+def test_likely_lost_is_the_one_rule_and_the_groups_add_up():
+    inputs = hand_made()
+    inputs.cltv["p_alive"] = [0.97, 0.49, 0.5, 0.1, 0.97, 0.97, 0.3, 0.97]
+    result = potential.score_customers(inputs, SETTINGS)
+    table = result.table
+    from helpers.clv.valuation import likely_lost
+    assert table["likely_lost"].tolist() == likely_lost(inputs.cltv["p_alive"], SETTINGS).tolist()
+    assert (table.loc[table["likely_lost"], "quadrant_key"] == "win_back").all()
+    assert not table.loc[~table["likely_lost"], "quadrant_key"].eq("win_back").any()
+    assert result.counts().sum() == len(table) and result.counts()["win_back"] == 3
+    listed = summaries.win_back_list(result, 10)
+    assert len(listed) == 3 and listed["revenue_12m"].is_monotonic_decreasing
+    stricter = config.settings_with({"currency": "EUR", "cltv": {"likely_lost_below": 0.2},
+                                     "potential": {"min_peers": 1}})
+    assert potential.score_customers(inputs, stricter).counts()["win_back"] == 1
+
+
+def test_consumer_data_get_retail_advice_unless_told_otherwise():
+    inputs = hand_made()
+    agency = potential.score_customers(inputs, SETTINGS)
+    assert agency.profile == "agency"
+    inputs.accounts, inputs.service_map = None, None
+    retail = potential.score_customers(inputs, SETTINGS)
+    assert retail.profile == "retail"
+    assert "account review" not in " ".join(retail.table["service_level"]).lower()
+    assert retail.table["hours_per_month"].eq(0).all()
+    develop = retail.table[retail.table["quadrant_key"] == "develop"]
+    assert develop["next_action"].str.contains("loyalty programme").all()
+    forced = config.settings_with({"currency": "EUR", "potential": {"min_peers": 1, "profile": "agency"}})
+    assert potential.score_customers(inputs, forced).profile == "agency"

@@ -36,10 +36,26 @@ def test_key_figures_from_the_artifacts(workbook_root):
     assert figures["customers"] == 3 and figures["revenue"] == 1000.0
     assert figures["revenue_month"] == 100.0 and figures["active_customers_month"] == 1
     assert figures["a_customers"] == 1 and figures["a_revenue_share"] == 0.8
-    assert figures["mean_cltv"] == 34.0 and figures["likely_gone"] == 1
+    assert figures["mean_cltv"] == 34.0 and figures["likely_lost"] == 1
     assert figures["cltv_model"] == "BG/NBD + Gamma-Gamma"
     assert figures["quadrants"] == {"Stars": 2, "Low": 1} and figures["service_levels"]["Stars"] == "QBR"
     json.dumps(figures)  # plain JSON types only
+
+
+def test_key_figures_count_live_clients_in_the_quadrants_and_the_likely_lost_apart(workbook_root):
+    """quadrants (live clients only) plus likely_lost add up to the customers; the hours per attention group."""
+    _month(workbook_root, "2025-12")
+    processed.write_artifact(pd.DataFrame({
+        "customer_id": ["C1", "C2", "C3"], "quadrant": ["Maintain", "Develop", "Win back"],
+        "likely_lost": [False, False, True], "attention": ["Protect", "Develop", "Win back"],
+        "service_level": ["Review; 4 h/month", "QBR; 8 h/month", "Call; 0.5 h/month"],
+        "hours_per_month": [4.0, 8.0, 0.5],
+    }), "2025-12", "customer_segments")
+    figures = report_index.key_figures("2025-12", settings_with(currency="EUR"))
+    assert figures["quadrants"] == {"Maintain": 1, "Develop": 1} and figures["likely_lost"] == 1
+    assert sum(figures["quadrants"].values()) + figures["likely_lost"] == figures["customers"]
+    assert figures["hours_per_month"] == {"Protect": 4.0, "Develop": 8.0, "Win back": 0.5}
+    assert figures["service_levels"]["Protect"] == "Review; 4 h/month"
 
 
 def test_key_figures_leave_out_what_is_missing_and_the_summary_says_so(workbook_root):

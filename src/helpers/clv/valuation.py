@@ -23,7 +23,7 @@ from helpers.clv.models.base import PurchaseModel
 from helpers.clv.models.gamma_gamma import GammaGamma
 from helpers.clv.models.robust_fit import PENALIZERS, PURCHASE_MODELS
 from helpers.clv.models.sbg import ShiftedBetaGeometric
-from helpers.core.config import Settings
+from helpers.core.config import Settings, default_settings
 
 OUTPUT_COLUMNS = [
     "customer_id",
@@ -38,10 +38,6 @@ OUTPUT_COLUMNS = [
     "cltv_low",
     "cltv_high",
 ]
-#: P(alive) below which a customer counts as "more likely gone than active": at 0.5 the model gives even
-#: odds, below it leaving is the likelier story. (The potential matrix's stricter "likely lost" is its own
-#: setting, potential.lost.below_p_alive.)
-LIKELY_GONE_BELOW = 0.5
 COUNT_LABELS = {
     "customers": "customers valued",
     "no_repeat_purchase": "bought only once so far: spend per purchase is the average of all customers",
@@ -53,9 +49,12 @@ COUNT_LABELS = {
 }
 
 
-def likely_gone(p_alive: Any) -> np.ndarray:
-    """True where a customer is more likely gone than active: P(alive) below :data:`LIKELY_GONE_BELOW`."""
-    return np.asarray(p_alive, dtype="float64") < LIKELY_GONE_BELOW
+def likely_lost(p_alive: Any, settings: Settings | None = None) -> np.ndarray:
+    """The one rule for "likely lost", used by every notebook, key figure, report and the CRM export: P(alive)
+    below ``cltv.likely_lost_below`` (0.5 by default: the model finds leaving likelier than staying). Unknown
+    P(alive) is not lost."""
+    below = (settings or default_settings()).cltv.likely_lost_below
+    return np.asarray(p_alive, dtype="float64") < below
 
 
 # --------------------------------------------------------------------------------------------------

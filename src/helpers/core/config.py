@@ -117,6 +117,7 @@ class CltvSettings:
     setting: str
     contract_gap_months: int
     interval: float
+    likely_lost_below: float
 
     @classmethod
     def build(cls, values: Mapping, check: SectionCheck) -> CltvSettings:
@@ -129,6 +130,7 @@ class CltvSettings:
             setting=check.choice(values, "setting", CLTV_SETTINGS),
             contract_gap_months=check.whole(values, "contract_gap_months", minimum=1),
             interval=_open_fraction(values, "interval", check),
+            likely_lost_below=check.number(values, "likely_lost_below", low=0, high=1, hint=" (0.5 = 50%)"),
         )
 
 
@@ -165,6 +167,27 @@ class ClusteringSettings:
         return cls(k=k, **whole)
 
 
+POTENTIAL_PROFILES = ("auto", "agency", "retail")
+
+
+def _check_floor(floor: Mapping, quadrants: Mapping, prefix: str, check: SectionCheck) -> None:
+    """The attention floor keeps its promise: the quadrants it lifts give fewer (or as many) hours than the
+    floor, the others at least as many, so that no client of its class gets less than the floor."""
+    if floor["abc_class"] not in ("A", "B", "C"):
+        raise check.fail(f"{prefix}attention_floor.abc_class", f"must be A, B or C, got {floor['abc_class']!r}")
+    lifts = floor["lifts"]
+    if not isinstance(lifts, list | tuple) or not set(lifts) <= set(quadrants):
+        raise check.fail(f"{prefix}attention_floor.lifts", f"must list quadrants of {sorted(quadrants)}, got {lifts!r}")
+    hours = float(floor["hours_per_month"])
+    for key, entry in quadrants.items():
+        own = float(entry["hours_per_month"])
+        if (key in lifts and own > hours) or (key not in lifts and own < hours):
+            raise check.fail(
+                f"{prefix}attention_floor.lifts",
+                f"must name exactly the quadrants with fewer hours than the floor's {hours:g}: {key} has {own:g}",
+            )
+
+
 @dataclass(frozen=True)
 class PotentialSettings:
     """The potential matrix; the nested parts (weights, quadrants, texts per language) stay read-only
@@ -180,6 +203,10 @@ class PotentialSettings:
     reasons_per_axis: int
     lost: Mapping[str, Any]
     quadrants: Mapping[str, Mapping[str, Any]]
+    profile: str
+    attention_floor: Mapping[str, Any]
+    backtest_months: int
+    retail: Mapping[str, Mapping[str, Any]]
 
     @classmethod
     def build(cls, values: Mapping, check: SectionCheck) -> PotentialSettings:
@@ -199,13 +226,23 @@ class PotentialSettings:
             if any(isinstance(w, bool) or not isinstance(w, int | float) or w < 0 for w in weights.values()) or not any(
                     weights.values()):
                 raise check.fail(f"maturity.{part}", f"must be numbers >= 0, not all 0, got {dict(weights)!r}")
-        check.number(values["lost"], "below_p_alive", low=0, high=1)
+        for prefix, part in (("", values), ("retail.", values["retail"])):
+            _check_floor(part["attention_floor"], part["quadrants"], prefix, check)
+        for entry in (values["lost"], values["attention_floor"], *values["quadrants"].values(), values["retail"]["lost"],
+                      values["retail"]["attention_floor"], *values["retail"]["quadrants"].values()):
+            hours = entry["hours_per_month"]
+            if isinstance(hours, bool) or not isinstance(hours, int | float) or hours < 0:
+                raise check.fail("hours_per_month", f"must be a number of hours >= 0, got {hours!r}")
         return cls(
             weights=frozen(values["weights"]), thresholds=frozen(values["thresholds"]), growth_range=(low, high),
             cltv_peer_quantile=check.number(values, "cltv_peer_quantile", low=0, high=1),
             min_peers=check.whole(values, "min_peers", minimum=1), size_bands=check.edges(values, "size_bands"),
             maturity=frozen(values["maturity"]), reasons_per_axis=check.whole(values, "reasons_per_axis", minimum=1),
             lost=frozen(values["lost"]), quadrants=frozen(values["quadrants"]),
+            profile=check.choice(values, "profile", POTENTIAL_PROFILES),
+            attention_floor=frozen(values["attention_floor"]),
+            backtest_months=check.whole(values, "backtest_months", minimum=0),
+            retail=frozen(values["retail"]),
         )
 
 

@@ -1,6 +1,6 @@
 """What the potential matrix of notebook 04 shows, prepared here so that its chart
 (:func:`helpers.reporting.plots.matrix.matrix_chart`) only draws: the customers drawn, the largest of them
-named, the counts in the corners and the reading in the title (English).
+named, the counts of live clients in the corners and the reading in the title (English).
 """
 
 from __future__ import annotations
@@ -51,14 +51,16 @@ def matrix_view(
     if sampled:
         rest = frame.drop(index=top.index).sample(max_points - len(top), random_state=seed)
         drawn = pd.concat([top, rest])
-    counts = frame["quadrant_key"].value_counts()
-    lost = int(frame["likely_lost"].sum())
-    develop = frame[frame["quadrant_key"] == "develop"]
-    share = develop["revenue_12m"].sum() / max(frame["revenue_12m"].clip(lower=0).sum(), 1e-9)
+    # counts and shares of the live clients: the likely lost are on the win-back list, not in a quadrant
+    live = frame[~frame["likely_lost"].astype(bool)]
+    counts = live["quadrant_key"].value_counts()
+    lost = len(frame) - len(live)
+    develop = live[live["quadrant_key"] == "develop"]
+    share = develop["revenue_12m"].sum() / max(live["revenue_12m"].clip(lower=0).sum(), 1e-9)
     note = f"; {max_points:,} of {len(frame):,} customers drawn" if sampled else ""
     title = (
-        f"Potential matrix - {quadrant_names.get('develop', 'develop')}: {len(develop):,} customers with "
-        f"{share:.0%} of the last 12 months' revenue{note}\n"
+        f"Potential matrix - {quadrant_names.get('develop', 'develop')}: {len(develop):,} of {len(live):,} live "
+        f"clients with {share:.0%} of their last 12 months' revenue{note}\n"
         f"point size: revenue of the last 12 months{' (' + currency + ')' if currency else ''}; "
         f"dashed lines: thresholds"
     )
@@ -69,6 +71,6 @@ def matrix_view(
         quadrant_names=quadrant_names,
         corners={key: f"{quadrant_names.get(key, key)}\n{int(counts.get(key, 0)):,} customers"
                  for key in QUADRANT_POSITIONS},
-        lost_label=f"likely lost ({lost:,})" if lost else None,
+        lost_label=f"likely lost, on the win-back list ({lost:,})" if lost else None,
         title=title,
     )

@@ -94,6 +94,16 @@ def describe_component(name: str, row: Mapping[str, Any], high: bool, currency: 
     raise KeyError(name)
 
 
+def floor_phrase(value_class: str, cutoffs: tuple[float, float], review: str, language: str) -> str:
+    """Why the attention floor lifts a client: its class by expected value and the review it gets at least."""
+    first = {"A": cutoffs[0], "B": cutoffs[1]}.get(value_class)
+    if language == "de":
+        share = f" (die ersten {_pct(first, language=language)} des erwarteten Werts)" if first else ""
+        return f"{value_class}-Kunde nach erwartetem Wert{share}: mindestens {review}"
+    share = f" (the first {_pct(first)} of the expected value)" if first else ""
+    return f"{value_class} client by expected value{share}: at least {review[:1].lower() + review[1:]}"
+
+
 # --------------------------------------------------------------------------------------------------
 # reasons for a whole table: describe_component is called once per distinct phrase, not once per row
 # --------------------------------------------------------------------------------------------------

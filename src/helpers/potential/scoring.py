@@ -70,7 +70,6 @@ peers and thresholds are in :mod:`~helpers.potential.points`, the settings and s
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,15 +77,14 @@ import numpy as np
 import pandas as pd
 
 from helpers.clv.inputs import margin_rates
+from helpers.clv.valuation import likely_lost
 from helpers.core.config import Settings, default_settings
 from helpers.core.language import check_language
 from helpers.features.transaction_queries import revenue_12m_by_customer
 from helpers.potential import funnel
 from helpers.potential.points import (
     AXES,
-    COMPONENT_LABELS,
     COMPONENTS,
-    SCALES,
     SOURCE_COLUMNS,
     component_points,
     peer_adoption,
@@ -94,13 +92,18 @@ from helpers.potential.points import (
     threshold_value,
     weighted_score,
 )
-from helpers.potential.reasons import reason_sentences
+from helpers.potential.reasons import floor_phrase, reason_sentences
 from helpers.potential.service_levels import (
+    GROUP_ORDER,
+    PROTECT,
     QUADRANT_POSITIONS,
-    lost_service_level,
+    WIN_BACK,
+    advice_profile,
+    attention_table,
+    floor_class,
     potential_settings,
-    quadrant_table,
 )
+from helpers.segmentation.abc_analysis import abc_classes
 
 
 def _margin_rates(summary: pd.DataFrame, default_margin: float) -> np.ndarray:
@@ -230,10 +233,11 @@ class PotentialResult:
     fallback: bool = False
     notes: list[str] = field(default_factory=list)
     language: str = "en"
+    profile: str = "agency"
 
     def counts(self) -> pd.Series:
-        """Customers per quadrant key (all four, fixed order)."""
-        return self.table["quadrant_key"].value_counts().reindex(list(QUADRANT_POSITIONS), fill_value=0)
+        """Customers per group: the four quadrants (live clients only), then the win-back group."""
+        return self.table["quadrant_key"].value_counts().reindex(list(GROUP_ORDER), fill_value=0)
 
     def components_text(self) -> str:
         parts = []
@@ -273,42 +277,26 @@ def score_customers(
             table[[f"points_{n}" for n in used]].rename(columns=lambda c: c.removeprefix("points_")), used
         ).fillna(50.0).round(2).to_numpy()
 
-    lost_level = lost_service_level(settings, language)
-    lost = table["p_alive"].notna() & (table["p_alive"] < lost_level["below_p_alive"])
+    profile = advice_profile(settings, inputs.accounts, inputs.service_map)
+    lost = pd.Series(likely_lost(table["p_alive"], settings), index=table.index)
     table["likely_lost"] = lost
     thresholds = {
         axis: threshold_value(table[f"{axis}_score"], config.thresholds[axis], among=~lost) for axis in AXES
     }
     for axis in AXES:
         table[f"{axis}_high"] = table[f"{axis}_score"] >= thresholds[axis]
-
-    quadrants = quadrant_table(settings, language).set_index("quadrant_key").reindex(list(QUADRANT_POSITIONS))
-    position = {key: i for i, key in enumerate(QUADRANT_POSITIONS)}
-    # Each row takes its texts by position from a small table (looking a million keys up by text, or
-    # overwriting a million texts by mask, takes seconds): the quadrant's position in QUADRANT_POSITIONS,
-    # and for the service level and action one more row, the retention call of the likely lost.
-    quadrant = np.select(
-        [table["upsell_high"] & table["growth_high"], table["upsell_high"], table["growth_high"]],
-        [position["develop"], position["expand"], position["grow_with"]],
-        default=position["maintain"],
-    )
-    levels = pd.concat([
-        quadrants[["review", "hours_per_month", "service_level", "lead_action"]],
-        pd.DataFrame([{"review": lost_level["review"], "hours_per_month": lost_level["hours_per_month"],
-                       "service_level": lost_level["service_level"], "lead_action": lost_level["action"]}]),
-    ])
-    level = np.where(lost, len(quadrants), quadrant)
-    table["quadrant_key"] = quadrants.index.to_series().array.take(quadrant)
-    for column in ("quadrant", "review", "hours_per_month", "lead_action", "service_level"):
-        if column in ("quadrant", "lead_action"):
-            table[column] = quadrants[column].array.take(quadrant)
-        else:
-            table[column] = levels[column].array.take(level)
-    table["next_action"] = levels["lead_action"].array.take(level)
+    _assign_attention(table, settings, language, profile)
     table["reasons"] = reason_sentences(
         table, weights_used, currency, language, config.cltv_peer_quantile,
         config.reasons_per_axis,
     )
+    protected = table["attention_key"].to_numpy() == PROTECT
+    if protected.any():
+        phrase = floor_phrase(floor_class(settings, profile), settings.abc.cutoffs, table.loc[protected, "review"].iloc[0],
+                              language)
+        reasons = table["reasons"].to_numpy(dtype=object)
+        reasons[protected] = phrase + "; " + reasons[protected]
+        table["reasons"] = reasons
 
     full = {n for axis in AXES for n in COMPONENTS[axis] if float(config.weights[axis].get(n, 0)) > 0}
     missing = sorted(full - {n for axis in AXES for n in components_used[axis]})
@@ -319,9 +307,15 @@ def score_customers(
         )
     if lost.any():
         notes.append(
-            f"{int(lost.sum()):,} customer(s) are likely lost (P(alive) below {lost_level['below_p_alive']:.0%}): "
-            "they keep their place in the matrix, the median lines are drawn over the others, and their next "
-            "action is a retention call."
+            f"{int(lost.sum()):,} customer(s) are likely lost (P(alive) below {settings.cltv.likely_lost_below:.0%}): "
+            "they are not in the four quadrants but on the win-back list (drawn as grey crosses where their scores "
+            "place them), the median lines are drawn over the live clients, and their next action is a retention call."
+        )
+    if protected.any():
+        notes.append(
+            f"{int(protected.sum()):,} live client(s) of class {floor_class(settings, profile)} by expected value sit in "
+            "a quadrant with less attention than the floor: they keep their quadrant and get the floor's service "
+            "level (potential.attention_floor)."
         )
     return PotentialResult(
         table=table,
@@ -331,77 +325,45 @@ def score_customers(
         fallback=bool({"whitespace", "budget_headroom", "yoy_growth"} & set(missing)),
         notes=notes,
         language=language,
+        profile=profile,
     )
 
 
-# --------------------------------------------------------------------------------------------------
-# summaries for the report
-# --------------------------------------------------------------------------------------------------
-def quadrant_summary(result: PotentialResult, settings: Settings | None = None) -> pd.DataFrame:
-    """Per quadrant (all four, in a fixed order): customers, share, revenue of the last 12 months, total
-    CLTV, mean scores, service level and lead action."""
-    table = result.table
-    quadrants = quadrant_table(settings, result.language).set_index("quadrant_key")
-    grouped = table.groupby("quadrant_key")
-    out = pd.DataFrame(
-        {
-            "customers": grouped.size(),
-            "likely_lost": grouped["likely_lost"].sum(),
-            "revenue_12m": grouped["revenue_12m"].sum(),
-            "cltv": grouped["cltv"].sum(min_count=1),
-            "upsell_score": grouped["upsell_score"].mean(),
-            "growth_score": grouped["growth_score"].mean(),
-        }
-    ).reindex(list(QUADRANT_POSITIONS))
-    out["customers"] = out["customers"].fillna(0).astype("int64")
-    out["likely_lost"] = out["likely_lost"].fillna(0).astype("int64")
-    out["revenue_12m"] = out["revenue_12m"].fillna(0.0)
-    out["share"] = out["customers"] / max(int(out["customers"].sum()), 1)
-    out["hours_per_month_total"] = grouped["hours_per_month"].sum().reindex(out.index).fillna(0.0)
-    for column in ("quadrant", "upsell", "growth", "service_level", "lead_action"):
-        out[column] = quadrants[column].reindex(out.index)
-    out.index.name = "quadrant_key"
-    columns = ["quadrant", "upsell", "growth", "customers", "likely_lost", "share", "revenue_12m", "cltv", "upsell_score",
-               "growth_score", "service_level", "lead_action", "hours_per_month_total"]
-    return out.reset_index()[["quadrant_key", *columns]]
+def value_at_stake(table: pd.DataFrame) -> pd.Series:
+    """What a client is worth to us from here: the expected value (CLTV) where the model gave one, else the
+    revenue of the last 12 months."""
+    return table["cltv"].where(table["cltv"].notna(), table["revenue_12m"]).astype("float64")
 
 
-def weights_table(result: PotentialResult, language: str | None = None) -> pd.DataFrame:
-    """The components used per axis with their effective weight and the mean and median points."""
-    language = language or result.language
-    rows = []
-    for axis in AXES:
-        for name, w in result.weights_used.get(axis, {}).items():
-            points = result.table[f"points_{name}"]
-            rows.append(
-                {
-                    "axis": axis,
-                    "component": name,
-                    "meaning": COMPONENT_LABELS[name][language],
-                    "weight": w,
-                    "scale": SCALES[name].replace("_inverse", " (lower is better)"),
-                    "customers_with_value": int(points.notna().sum()),
-                    "median_points": float(points.median()),
-                }
-            )
-    return pd.DataFrame(rows)
+def _assign_attention(table: pd.DataFrame, settings: Settings, language: str, profile: str) -> None:
+    """Quadrant, value class, attention group, service level and next action per row (in place).
 
-
-def weights_reading(weights: pd.DataFrame) -> str:
-    """'What the scores are made of - strongest: ...': the heaviest component per axis of :func:`weights_table`."""
-    top = weights.sort_values("weight").groupby("axis").tail(1).set_index("axis")["component"]
-    return "What the scores are made of - strongest: " + ", ".join(f"{c} for {a}" for a, c in top.items())
-
-
-def top_opportunities(result: PotentialResult, n: int = 15, quadrants: Sequence[str] = ("develop", "expand")) -> pd.DataFrame:
-    """The customers of the given quadrants (not likely lost) in quadrant order (Develop first), each
-    quadrant by upsell score, then growth score and revenue of the last 12 months; with the reasons."""
-    table = result.table
-    rows = np.flatnonzero(table["quadrant_key"].isin(quadrants) & ~table["likely_lost"])
-    # sort only the keys, then take the first n rows whole: sorting every column of half a million
-    # customers takes seconds
-    keys = table[["quadrant_key", "upsell_score", "growth_score", "revenue_12m"]].iloc[rows].reset_index(drop=True)
-    keys["_order"] = keys["quadrant_key"].map({q: i for i, q in enumerate(quadrants)})
-    keys = keys.sort_values(["_order", "upsell_score", "growth_score", "revenue_12m"],
-                            ascending=[True, False, False, False], kind="stable")
-    return table.iloc[rows[keys.index[:n]]]
+    The quadrant follows the two scores; the likely lost leave the four quadrants for the win-back group.
+    A live client of the floor's ABC class by value at stake (ABC over the live clients' value) in a
+    quadrant the floor lifts keeps its quadrant and gets the floor's service level ("protect")."""
+    groups = attention_table(settings, language, profile).set_index("attention_key").reindex(
+        [*QUADRANT_POSITIONS, PROTECT, WIN_BACK])
+    position = {key: i for i, key in enumerate(groups.index)}
+    lost = table["likely_lost"].to_numpy(dtype=bool)
+    quadrant = np.select(
+        [table["upsell_high"] & table["growth_high"], table["upsell_high"], table["growth_high"]],
+        [position["develop"], position["expand"], position["grow_with"]],
+        default=position["maintain"],
+    )
+    quadrant = np.where(lost, position[WIN_BACK], quadrant)
+    value = value_at_stake(table).where(~lost)
+    table["value_at_stake"] = value_at_stake(table).to_numpy()
+    table["value_class"] = abc_classes(value.reset_index(drop=True), settings.abc.cutoffs).to_numpy()
+    lifted = groups["lifted"].to_numpy(dtype=bool)
+    protected = ~lost & (table["value_class"].to_numpy() == floor_class(settings, profile)) & lifted[quadrant]
+    attention = np.where(protected, position[PROTECT], quadrant)
+    # Each row takes its texts by position from the small group table: looking a million keys up by text,
+    # or overwriting a million texts by mask, takes seconds.
+    table["quadrant_key"] = groups.index.to_series().array.take(quadrant)
+    table["quadrant"] = groups["name"].array.take(quadrant)
+    table["lead_action"] = groups["lead_action"].array.take(quadrant)
+    table["attention_key"] = groups.index.to_series().array.take(attention)
+    table["attention"] = groups["name"].array.take(attention)
+    for column in ("review", "hours_per_month", "service_level"):
+        table[column] = groups[column].array.take(attention)
+    table["next_action"] = groups["lead_action"].array.take(attention)

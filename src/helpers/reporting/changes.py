@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from helpers.clv.valuation import likely_gone
+from helpers.clv.valuation import likely_lost
 from helpers.core import artifacts as processed
 from helpers.core import paths
 from helpers.reporting import i18n
@@ -215,15 +215,38 @@ def top_quadrant(segments: pd.DataFrame) -> str | None:
     return None if means.empty else str(means.idxmax())
 
 
+def attention_table(segments: pd.DataFrame) -> pd.DataFrame:
+    """Where the management hours go, from customer_segments: per attention group (quadrant, floor, win-back)
+    its service level, clients, hours per client and in total, share of the hours and expected value; the
+    groups with most hours per client first."""
+    key = segments["attention"].astype("object")
+    grouped = segments.groupby(key)
+    table = pd.DataFrame({
+        "service_level": grouped["service_level"].first(),
+        "this_month": grouped.size(),
+        "hours_per_month": grouped["hours_per_month"].first(),
+        "hours_total": grouped["hours_per_month"].sum(),
+        "value_at_stake": grouped["cltv"].sum(min_count=1) if "cltv" in segments else np.nan,
+    })
+    table["hours_share"] = table["hours_total"] / max(float(table["hours_total"].sum()), 1e-9)
+    table = table.rename_axis("attention").reset_index()
+    table = table.sort_values(["hours_per_month", "this_month"], ascending=False, kind="stable")
+    return table[["attention", "service_level", "this_month", "hours_per_month", "hours_total", "hours_share",
+                  "value_at_stake"]].reset_index(drop=True)
+
+
 def largest_opportunities(segments: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """The ``top`` customers with the most cross- and upsell potential (ties: growth potential, then CLTV),
-    with their quadrant and next action. Customers more likely gone than active (clv.valuation.likely_gone)
-    are no opportunity: they need a retention call first and are left out."""
-    keys = [c for c in ("upsell_score", "growth_score", "cltv") if c in segments]
+    """The ``top`` customers with the most cross- and upsell potential (ties: the value at stake - the
+    expected value, CLTV - then growth potential), with their quadrant and next action. The likely lost
+    (clv.valuation.likely_lost, as scored) are no opportunity: they need a retention call first and are left
+    out."""
+    keys = [c for c in ("upsell_score", "cltv", "growth_score") if c in segments]
     if not keys:
         return segments.head(0)
-    if "p_alive" in segments:
-        segments = segments[~likely_gone(segments["p_alive"])]
+    if "likely_lost" in segments:
+        segments = segments[~segments["likely_lost"].astype(bool)]
+    elif "p_alive" in segments:
+        segments = segments[~likely_lost(segments["p_alive"])]
     columns = [c for c in ("customer_id", "name", "quadrant", "upsell_score", "growth_score", "cltv",
                            "service_level", "next_action") if c in segments]
     ranked = segments.sort_values(keys, ascending=False, kind="stable", na_position="last")[columns].head(top)

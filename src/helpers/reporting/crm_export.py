@@ -55,12 +55,15 @@ EXPORT_COLUMNS: list[str] = [
     "upsell_score",
     "growth_score",
     "quadrant",
+    "likely_lost",
+    "attention",
     "service_level",
+    "hours_per_month",
     "next_action",
     "reasons",
 ]
-TEXT_COLUMNS = ("customer_id", "name", "rfm_segment", "abc_class", "cluster_name", "quadrant", "service_level",
-                "next_action", "reasons")
+TEXT_COLUMNS = ("customer_id", "name", "rfm_segment", "abc_class", "cluster_name", "quadrant", "attention",
+                "service_level", "next_action", "reasons")
 FILE_STEM = "customer_segments"
 # first characters that make a spreadsheet read a cell as a formula (OWASP), and the quote that neutralises
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -127,11 +130,15 @@ def build_export(
     else:
         out["funnel_maturity"] = np.nan
     part = _by_customer(
-        potential, ["upsell_score", "growth_score", "quadrant", "service_level", "next_action", "reasons"], ids
+        potential, ["upsell_score", "growth_score", "quadrant", "likely_lost", "attention", "service_level",
+                    "hours_per_month", "next_action", "reasons"], ids
     )
     out["upsell_score"] = pd.to_numeric(part["upsell_score"], errors="coerce").astype("float64").round(1)
     out["growth_score"] = pd.to_numeric(part["growth_score"], errors="coerce").astype("float64").round(1)
-    for column in ("quadrant", "service_level", "next_action", "reasons"):
+    out["hours_per_month"] = pd.to_numeric(part["hours_per_month"], errors="coerce").astype("float64")
+    # the one likely-lost rule (clv.valuation.likely_lost) as scored; a customer without a score is not lost
+    out["likely_lost"] = part["likely_lost"].astype("boolean").fillna(False).astype(bool)
+    for column in ("quadrant", "attention", "service_level", "next_action", "reasons"):
         out[column] = _text(part[column])
     out = out.reset_index()[EXPORT_COLUMNS]
     for column in TEXT_COLUMNS:

@@ -108,21 +108,17 @@ def config_labels(settings: Settings | None = None, language: str = "en") -> dic
 
 
 def _potential_labels(settings: Settings, language: str) -> dict[str, str]:
-    """The composed texts of the potential matrix (service level "review; 8 h/month", action) as the
-    potential step writes them in English, mapped onto the same texts in ``language``."""
+    """The composed texts of the potential matrix (group names, service level "review; 8 h/month", action) of
+    both advice profiles as the potential step writes them in English, mapped onto the same texts in
+    ``language``."""
     if language == "en":
         return {}
-    english = service_levels.quadrant_table(settings, "en")
-    other = service_levels.quadrant_table(settings, language)
-    lost_en = service_levels.lost_service_level(settings, "en")
-    lost = service_levels.lost_service_level(settings, language)
     labels = {}
-    for column in ("quadrant", "service_level", "review", "lead_action"):
-        if column in english and column in other:
-            labels.update({str(a): str(b) for a, b in zip(english[column], other[column], strict=False)})
-    for key in ("service_level", "review", "action"):
-        if isinstance(lost_en.get(key), str) and isinstance(lost.get(key), str):
-            labels[lost_en[key]] = lost[key]
+    for profile in service_levels.PROFILES:
+        english = service_levels.attention_table(settings, "en", profile)
+        other = service_levels.attention_table(settings, language, profile)
+        for column in ("name", "service_level", "review", "lead_action"):
+            labels.update({str(a): str(b) for a, b in zip(english[column], other[column], strict=True)})
     return labels
 
 

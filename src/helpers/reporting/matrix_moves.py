@@ -42,6 +42,9 @@ def matrix_moves_view(
     total = len(segments)
     drawn = segments.sample(max_points, random_state=seed) if total > max_points else segments
     counts = segments["quadrant"].astype("object").value_counts()
+    # the reading is of the live clients: the likely lost are on the win-back list, not in a quadrant
+    lost = segments["likely_lost"].astype(bool) if "likely_lost" in segments else pd.Series(False, segments.index)
+    live_counts = segments.loc[~lost, "quadrant"].astype("object").value_counts()
     points = pd.DataFrame({
         "upsell_score": drawn["upsell_score"],
         "growth_score": drawn["growth_score"],
@@ -51,12 +54,12 @@ def matrix_moves_view(
     quadrants = [(quadrant, f"{i18n.label(str(quadrant), labels)} ({i18n.number(counts[quadrant], language)})")
                  for quadrant in sorted(counts.index, key=str)]
     title = i18n.t("matrix_chart_title", language, customers=i18n.number(total, language))
-    if counts.empty:
+    if live_counts.empty:
         reading = ""
     else:
-        largest = counts.idxmax()
+        largest = live_counts.idxmax()
         reading = i18n.t("matrix_chart_reading", language, quadrant=i18n.label(str(largest), labels),
-                         share=i18n.percent(counts.max() / total, language))
+                         share=i18n.percent(live_counts.max() / live_counts.sum(), language))
     if total > len(drawn):
         reading += " · " + i18n.t("matrix_chart_sampled", language, shown=i18n.number(len(drawn), language),
                                   total=i18n.number(total, language))

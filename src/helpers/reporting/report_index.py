@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from helpers import __version__
-from helpers.clv.valuation import likely_gone
+from helpers.clv.valuation import likely_lost
 from helpers.core import artifacts as processed
 from helpers.core import paths
 from helpers.core.config import Settings, default_settings
@@ -97,9 +97,9 @@ def key_figures(month: str, settings: Settings | None = None) -> dict[str, Any]:
         figures["total_cltv"] = float(cltv["cltv"].sum())
         figures["mean_cltv"] = float(cltv["cltv"].mean()) if len(cltv) else 0.0
         figures["median_cltv"] = float(cltv["cltv"].median()) if len(cltv) else 0.0
-        gone = likely_gone(cltv["p_alive"])
-        figures["likely_gone"] = int(gone.sum())
-        figures["likely_gone_share"] = float(gone.mean()) if len(cltv) else 0.0
+        gone = likely_lost(cltv["p_alive"], settings)
+        figures["likely_lost"] = int(gone.sum())
+        figures["likely_lost_share"] = float(gone.mean()) if len(cltv) else 0.0
         # most customers' model first (contract clients: sBG; buyers: the purchase model)
         models = cltv["cltv_model"].astype("object").dropna().value_counts().index
         figures["cltv_model"] = " / ".join(model_label(m) for m in models) if len(models) else None
@@ -118,12 +118,23 @@ def key_figures(month: str, settings: Settings | None = None) -> dict[str, Any]:
     if processed.has_artifact(month, "customer_segments"):
         present = set(pq.read_schema(processed.artifact_path(month, "customer_segments")).names)
         segments = processed.read_artifact(
-            month, "customer_segments", [c for c in ("quadrant", "service_level") if c in present]
+            month, "customer_segments",
+            [c for c in ("quadrant", "likely_lost", "attention", "service_level", "hours_per_month") if c in present]
         )
-        figures["quadrants"] = _counts(segments, "quadrant")
+        # the four quadrants hold the live clients; with the likely lost they add up to the customers
+        live = segments
+        if "likely_lost" in segments:
+            lost = segments["likely_lost"].astype(bool)
+            figures["likely_lost"] = int(lost.sum())
+            live = segments[~lost]
+        figures["quadrants"] = _counts(live, "quadrant")
         if "service_level" in segments:
-            pairs = segments[["quadrant", "service_level"]].astype("object").drop_duplicates("quadrant")
+            by = "attention" if "attention" in segments else "quadrant"
+            pairs = segments[[by, "service_level"]].astype("object").drop_duplicates(by)
             figures["service_levels"] = {str(q): str(s) for q, s in pairs.itertuples(index=False)}
+        if "hours_per_month" in segments and "attention" in segments:
+            hours = segments.groupby(segments["attention"].astype("object"))["hours_per_month"].sum()
+            figures["hours_per_month"] = {str(k): float(v) for k, v in hours.items()}
     return figures
 
 
@@ -202,8 +213,8 @@ def summary_lines(figures: dict[str, Any], language: str = "en", labels: dict[st
                 buyers=i18n.number(figures.get("customers", 0) - figures["contract_clients"], language),
             ))
         lines.append(i18n.t(
-            "summary_likely_gone", language, likely_gone=i18n.number(figures["likely_gone"], language),
-            likely_gone_share=i18n.percent(figures["likely_gone_share"], language),
+            "summary_likely_lost", language, likely_lost=i18n.number(figures["likely_lost"], language),
+            likely_lost_share=i18n.percent(figures["likely_lost_share"], language),
         ))
     if figures.get("quadrants"):
         lines.append(i18n.t("summary_quadrants", language,
@@ -232,8 +243,8 @@ def figure_tiles(figures: dict[str, Any], language: str = "en") -> list[tuple[st
         tiles.append((i18n.t("kf_a_share", language), i18n.percent(figures["a_revenue_share"], language)))
     if "mean_cltv" in figures:
         tiles.append((i18n.t("kf_mean_cltv", language), i18n.money(figures["mean_cltv"], currency, language)))
-    if "likely_gone" in figures:
-        tiles.append((i18n.t("kf_likely_gone", language), i18n.number(figures["likely_gone"], language)))
+    if "likely_lost" in figures:
+        tiles.append((i18n.t("kf_likely_lost", language), i18n.number(figures["likely_lost"], language)))
     return tiles
 
 

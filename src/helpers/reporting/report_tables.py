@@ -29,7 +29,9 @@ COLUMN_KEYS = {
     "last_month": "col_last_month", "this_month": "col_this_month", "change": "col_change",
     "before": "col_before", "now": "col_now", "table": "col_table", "source_file": "col_file",
     "read": "col_read", "accepted": "col_accepted", "rejected": "col_rejected",
-    "revenue_so_far": "col_revenue", "mean_likely_gone": "col_likely_gone_share",
+    "revenue_so_far": "col_revenue", "mean_likely_lost": "col_likely_lost_share", "attention": "col_attention",
+    "hours_per_month": "col_hours", "hours_total": "col_hours_total", "hours_share": "col_hours_share",
+    "value_at_stake": "col_value_at_stake",
 }
 
 

@@ -22,7 +22,7 @@ EN: dict[str, str] = {
     "summary_contracts": "{contract_clients} of the {customers} clients hold a contract (a retainer): their leaving is "
     "seen when it ends, so a retention model values them by the months they are expected to keep paying; the other "
     "{buyers} by their purchase history.",
-    "summary_likely_gone": "{likely_gone} customers ({likely_gone_share}) are more likely gone than still active.",
+    "summary_likely_lost": "{likely_lost} customers ({likely_lost_share}) are likely lost: more likely gone than still active. They are not in the four quadrants but on the win-back list.",
     "summary_quadrants": "Potential matrix: {quadrants}.",
     "summary_top_segment": "Largest RFM segment by revenue: **{segment}** ({customer_share} of customers, "
     "{revenue_share} of revenue).",
@@ -32,7 +32,7 @@ EN: dict[str, str] = {
     "kf_revenue_month": "Revenue in {month}",
     "kf_a_share": "A customers' share of revenue",
     "kf_mean_cltv": "Mean CLTV",
-    "kf_likely_gone": "Likely gone",
+    "kf_likely_lost": "Likely lost",
     "kf_quadrants": "Customers per quadrant",
     # what changed
     "changes_heading": "What changed since last month",
@@ -95,9 +95,11 @@ EN: dict[str, str] = {
     "clusters_intro": "Customers grouped by their behaviour and company data so that customers within a group "
     "are alike; {clusters} groups this month.",
     "section_quadrants": "Quadrants and service levels",
-    "quadrants_intro": "How many customers each quadrant holds, how much attention they get (service level) "
-    "and how that changed since last month. The service level shown is the one most of the quadrant's "
-    "customers get: customers who are likely gone get a retention call instead of their quadrant's level.",
+    "quadrants_intro": "How many live clients each quadrant holds and how that changed since last month. "
+    "Clients who are likely lost are not in a quadrant: they form the win-back group, with a retention call.",
+    "attention_intro": "Where the management hours go. Attention follows potential, with one floor: a live "
+    "client of class A by expected value (together the first 80% of the value at stake) never gets less than "
+    "the half-yearly account review, whatever its quadrant (Protect).",
     # footer
     "footer_heading": "About this report",
     "footer_cutoff": "Data cut-off: {cutoff} (analysis month {month}).",
@@ -125,6 +127,11 @@ EN: dict[str, str] = {
     "col_p_alive": "probability still active",
     "col_quadrant": "quadrant",
     "col_service_level": "service level",
+    "col_attention": "attention",
+    "col_hours": "hours per client and month",
+    "col_hours_total": "hours per month",
+    "col_hours_share": "share of the hours",
+    "col_value_at_stake": "value at stake (expected value)",
     "col_next_action": "next action",
     "col_upsell": "upsell potential",
     "col_growth": "growth potential",
@@ -133,7 +140,7 @@ EN: dict[str, str] = {
     "col_last_month": "last month",
     "col_this_month": "this month",
     "col_change": "change",
-    "col_likely_gone_share": "share likely gone",
+    "col_likely_lost_share": "share likely lost",
     "col_before": "before",
     "col_now": "now",
     "col_table": "table",
@@ -172,7 +179,7 @@ DE: dict[str, str] = {
     "summary_contracts": "{contract_clients} der {customers} Kunden haben einen Vertrag (einen Retainer): ihre "
     "Kündigung wird sichtbar, wenn er endet, daher bewertet ein Bindungsmodell sie nach den Monaten, die sie "
     "voraussichtlich weiter zahlen; die übrigen {buyers} nach ihrer Kaufhistorie.",
-    "summary_likely_gone": "{likely_gone} Kunden ({likely_gone_share}) sind eher abgewandert als noch aktiv.",
+    "summary_likely_lost": "{likely_lost} Kunden ({likely_lost_share}) sind wahrscheinlich verloren: eher abgewandert als noch aktiv. Sie stehen nicht in den vier Quadranten, sondern auf der Rückgewinnungsliste.",
     "summary_quadrants": "Potenzialmatrix: {quadrants}.",
     "summary_top_segment": "Umsatzstärkstes RFM-Segment: **{segment}** ({customer_share} der Kunden, "
     "{revenue_share} des Umsatzes).",
@@ -182,7 +189,7 @@ DE: dict[str, str] = {
     "kf_revenue_month": "Umsatz im {month}",
     "kf_a_share": "Umsatzanteil der A-Kunden",
     "kf_mean_cltv": "CLTV im Schnitt",
-    "kf_likely_gone": "Wahrscheinlich abgewandert",
+    "kf_likely_lost": "Wahrscheinlich verloren",
     "kf_quadrants": "Kunden je Quadrant",
     "changes_heading": "Was sich seit dem Vormonat geändert hat",
     "changes_first_month": "Erster Monat: noch kein Vergleich möglich. Ab dem nächsten Monat zeigt dieser "
@@ -243,10 +250,12 @@ DE: dict[str, str] = {
     "clusters_intro": "Kunden nach Kaufverhalten und Unternehmensdaten gruppiert, sodass sich die Kunden einer "
     "Gruppe ähneln; in diesem Monat {clusters} Gruppen.",
     "section_quadrants": "Quadranten und Betreuungsstufen",
-    "quadrants_intro": "Wie viele Kunden jeder Quadrant hat, wie viel Aufmerksamkeit sie erhalten "
-    "(Betreuungsstufe) und wie sich das seit dem Vormonat verändert hat. Gezeigt ist die Betreuungsstufe der "
-    "meisten Kunden des Quadranten: wahrscheinlich abgewanderte Kunden erhalten statt ihrer Stufe einen "
-    "Rückgewinnungs-Anruf.",
+    "quadrants_intro": "Wie viele aktive Kunden jeder Quadrant hat und wie sich das seit dem Vormonat verändert "
+    "hat. Wahrscheinlich verlorene Kunden stehen in keinem Quadranten: sie bilden die Rückgewinnungsgruppe, mit "
+    "einem Rückgewinnungs-Anruf.",
+    "attention_intro": "Wohin die Stunden der Kundenbetreuung gehen. Die Aufmerksamkeit folgt dem Potenzial, "
+    "mit einer Untergrenze: ein aktiver A-Kunde nach erwartetem Wert (zusammen die ersten 80 % des Werts) "
+    "erhält nie weniger als die halbjährliche Kundenbesprechung, in welchem Quadranten er auch steht (Absichern).",
     "footer_heading": "Über diesen Bericht",
     "footer_cutoff": "Datenstand: {cutoff} (Analysemonat {month}).",
     "footer_inputs": "Eingabedateien, gelesene, übernommene und abgelehnte Zeilen:",
@@ -273,6 +282,11 @@ DE: dict[str, str] = {
     "col_p_alive": "Wahrscheinlichkeit noch aktiv",
     "col_quadrant": "Quadrant",
     "col_service_level": "Betreuungsstufe",
+    "col_attention": "Betreuung",
+    "col_hours": "Stunden je Kunde und Monat",
+    "col_hours_total": "Stunden pro Monat",
+    "col_hours_share": "Anteil der Stunden",
+    "col_value_at_stake": "Wert (erwarteter Wert)",
     "col_next_action": "nächster Schritt",
     "col_upsell": "Upselling-Potenzial",
     "col_growth": "Wachstumspotenzial",
@@ -281,7 +295,7 @@ DE: dict[str, str] = {
     "col_last_month": "Vormonat",
     "col_this_month": "dieser Monat",
     "col_change": "Veränderung",
-    "col_likely_gone_share": "Anteil wahrscheinlich abgewandert",
+    "col_likely_lost_share": "Anteil wahrscheinlich verloren",
     "col_before": "vorher",
     "col_now": "jetzt",
     "col_table": "Tabelle",

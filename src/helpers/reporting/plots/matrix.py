@@ -137,7 +137,7 @@ def matrix_moves_chart(view: MatrixMovesView, ax=None) -> Figure:
 
 def component_chart(weights: pd.DataFrame, title: str, xlabel: str = "weight in the score (%)", ax=None) -> Figure:
     """Horizontal bars: the effective weight of each component used, per axis
-    (:func:`helpers.potential.scoring.weights_table`)."""
+    (:func:`helpers.potential.summaries.weights_table`)."""
     figure, axis = new_figure(10, 0.6 + 0.38 * max(len(weights), 1)) if ax is None else (ax.figure, ax)
     frame = weights.iloc[::-1]
     colors = ["#3b6ea5" if a == "upsell" else "#f9a825" for a in frame["axis"]]
