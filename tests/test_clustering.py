@@ -176,6 +176,18 @@ def test_value_and_account_signals_are_used_and_encoded():
     assert "top_industry" in result.profiles and "employees" in result.profiles
 
 
+def test_funnel_maturity_is_a_feature_when_given():
+    rfm, _ = three_groups()
+    # maturity indexed by customer_id, as helpers.potential.funnel.maturity_table returns it, in another order
+    maturity = pd.DataFrame({"funnel_maturity": np.linspace(0, 100, len(rfm))},
+                            index=pd.Index(rfm["customer_id"].astype(str)[::-1].to_numpy(), name="customer_id"))
+    features = cluster_features.build_features(rfm, None, None, maturity)
+    expected = maturity["funnel_maturity"].reindex(rfm["customer_id"].astype(str)).to_numpy()
+    np.testing.assert_array_equal(features["funnel_maturity"].to_numpy(), expected)
+    result = clustering.cluster_customers(rfm, None, None, settings=SETTINGS, maturity=maturity)
+    assert "funnel_maturity" in result.feature_names and "funnel maturity" in cluster_views.features_used(result)
+
+
 def test_pipeline_handles_missing_account_values_and_unknown_categories():
     rfm, _ = three_groups(n_per_group=20)
     accounts = accounts_for(rfm).iloc[: len(rfm) - 10].copy()  # 10 customers without an account row
@@ -452,3 +464,50 @@ def test_the_input_columns_are_all_the_clustering_needs(separated):
                                            cltv[cluster_features.INPUT_COLUMNS["cltv"]], settings=SETTINGS)
     pd.testing.assert_frame_equal(whole.assignments, reduced.assignments)
     pd.testing.assert_frame_equal(whole.features, reduced.features)
+
+
+# ------------------------------------------------------------------ k by fit, stability and use (issue 13)
+def _blobs(sizes, centres, spread=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.vstack([rng.normal(c, spread, size=(n, len(c))) for n, c in zip(sizes, centres, strict=True)])
+
+
+def test_four_blobs_of_unequal_size_give_four_clusters():
+    matrix = _blobs([400, 250, 150, 100], [(0, 0), (6, 0), (0, 6), (6, 6)])
+    choice = clustering.choose_k(matrix, 2, 8, sample_size=2000)
+    assert choice.k == 4 and "the best fit" in choice.reason
+    row = choice.table.set_index("k").loc[4]
+    assert row["usable"] and row["stable"] and row["stability"] > 0.95
+
+
+def test_a_tiny_cluster_is_no_segment_to_act_on():
+    # three big groups and one far-off group of 2%: four clusters fit best, but the fourth is too small
+    matrix = _blobs([400, 300, 280, 20], [(0, 0), (5, 0), (0, 5), (8, 8)])
+    choice = clustering.choose_k(matrix, 2, 6, sample_size=2000)
+    table = choice.table.set_index("k")
+    assert table.loc[4, "silhouette"] > table.loc[3, "silhouette"]  # the silhouette alone would take 4
+    assert not table.loc[4, "usable"] and table.loc[4, "smallest_share"] < 0.05
+    assert choice.k == 3 and table.loc[3, "usable"]
+
+
+def test_data_without_more_structure_say_so():
+    # two clear groups and nothing else: every split into 3+ cuts a group at random (unstable)
+    matrix = _blobs([500, 500], [(0, 0), (8, 0)], spread=1.0)
+    choice = clustering.choose_k(matrix, 2, 6, sample_size=2000, min_stability=0.95)
+    if choice.k == 2:
+        assert "no more structure" in choice.reason
+    else:  # a k >= 3 passed: then it is usable and stable by the rule
+        row = choice.table.set_index("k").loc[choice.k]
+        assert row["usable"] and row["stability"] >= 0.95
+
+
+def test_a_fixed_k_still_wins_and_the_crosstab_counts_every_customer():
+    matrix = _blobs([200, 200], [(0, 0), (6, 0)])
+    assert clustering.choose_k(matrix, 2, 5, sample_size=500, fixed_k=5).k == 5
+    assignments = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "cluster_name": ["x", "x", "y", "y"]})
+    other = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"], "rfm_segment": ["Champions", "Lost", "Lost",
+                                                                                  "Lost", "Lost"]})
+    table = cluster_views.crosstab(assignments, other, "rfm_segment", order=["Lost", "Champions"])
+    assert list(table.columns) == ["Lost", "Champions"] and table.to_numpy().sum() == 4
+    assert table.loc["x"].tolist() == [1, 1] and table.loc["y"].tolist() == [2, 0]
+    assert cluster_views.crosstab_reading(table, "RFM segments").startswith('Per cluster: "x": 2 RFM segments')

@@ -87,6 +87,15 @@ def test_every_month_of_the_bundled_data_builds(dataset, workbook_root, bundled_
         low, high = outcome["total_interval"]
         assert low <= outcome["cltv"]["cltv"].sum() <= high, month
         assert (outcome["cltv"]["purchases_low"] <= outcome["cltv"]["purchases_high"]).all(), month
+        # the likely lost are apart from the quadrants, with the one rule, and every client is in one group
+        scored = outcome["potential"]
+        assert (scored["likely_lost"] == valuation.likely_lost(scored["p_alive"], settings)).all(), month
+        assert scored["quadrant_key"].eq("win_back").equals(scored["likely_lost"]), month
+        # clusters worth acting on: none under 5% of the customers
+        shares = outcome["clusters"]["cluster"].value_counts(normalize=True)
+        assert shares.min() >= settings.clustering.min_cluster_share - 1e-9 or outcome["customers"] < 60, month
+    if dataset == "agency":  # issue 13: more than the two groups the silhouette alone picks
+        assert 3 <= built[months[-1]]["clusters"]["cluster"].nunique() <= 8
     contract_months = [m for m, o in built.items() if o["contract_clients"]]
     if dataset == "agency":  # retainer clients valued by the retention model once a contract has ended
         assert len(contract_months) > 0.8 * len(months), contract_months

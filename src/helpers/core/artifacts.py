@@ -28,6 +28,7 @@ ARTIFACTS = {
     "cltv_totals": "cltv_totals.parquet",  # one row: the total CLTV with its interval, customers per model
     "clusters": "clusters.parquet",
     "customer_segments": "customer_segments.parquet",
+    "backtest": "backtest.parquet",  # the scores at an earlier cut-off and what the clients did since
 }
 REJECTED_ROWS = "rejected_rows.csv"
 RUN_INFO = "run_info.json"

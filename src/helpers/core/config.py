@@ -151,6 +151,8 @@ class ClusteringSettings:
     fit_sample_size: int
     resamples: int
     random_state: int
+    min_cluster_share: float
+    min_stability: float
 
     @classmethod
     def build(cls, values: Mapping, check: SectionCheck) -> ClusteringSettings:
@@ -164,7 +166,8 @@ class ClusteringSettings:
         k = values["k"]
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 2):
             raise check.fail("k", f"must be null (automatic) or a whole number >= 2, got {k!r}")
-        return cls(k=k, **whole)
+        return cls(k=k, min_cluster_share=check.number(values, "min_cluster_share", low=0, high=0.5, hint=" (0.05 = 5%)"),
+                   min_stability=check.number(values, "min_stability", low=0, high=1), **whole)
 
 
 POTENTIAL_PROFILES = ("auto", "agency", "retail")

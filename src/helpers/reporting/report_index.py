@@ -26,6 +26,7 @@ from helpers.core import artifacts as processed
 from helpers.core import paths
 from helpers.core.config import Settings, default_settings
 from helpers.features import transaction_queries
+from helpers.potential import backtest
 from helpers.reporting import i18n
 from helpers.reporting.privacy import safe_text
 
@@ -135,6 +136,8 @@ def key_figures(month: str, settings: Settings | None = None) -> dict[str, Any]:
         if "hours_per_month" in segments and "attention" in segments:
             hours = segments.groupby(segments["attention"].astype("object"))["hours_per_month"].sum()
             figures["hours_per_month"] = {str(k): float(v) for k, v in hours.items()}
+    if processed.has_artifact(month, "backtest"):
+        figures["backtest"] = backtest.backtest_figures(backtest.read_backtest(month))
     return figures
 
 

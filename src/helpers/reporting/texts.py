@@ -100,6 +100,11 @@ EN: dict[str, str] = {
     "attention_intro": "Where the management hours go. Attention follows potential, with one floor: a live "
     "client of class A by expected value (together the first 80% of the value at stake) never gets less than "
     "the half-yearly account review, whatever its quadrant (Protect).",
+    "section_backtest": "Do the scores predict anything? A look back",
+    "backtest_intro": "The same scores, computed as if it were {months} months ago with only the data known then, "
+    "against what the clients did since.",
+    "backtest_chart_title": "Revenue change per group, clients scored as of {as_of}",
+    "backtest_chart_y": "revenue change in {months} months",
     # footer
     "footer_heading": "About this report",
     "footer_cutoff": "Data cut-off: {cutoff} (analysis month {month}).",
@@ -256,6 +261,11 @@ DE: dict[str, str] = {
     "attention_intro": "Wohin die Stunden der Kundenbetreuung gehen. Die Aufmerksamkeit folgt dem Potenzial, "
     "mit einer Untergrenze: ein aktiver A-Kunde nach erwartetem Wert (zusammen die ersten 80 % des Werts) "
     "erhält nie weniger als die halbjährliche Kundenbesprechung, in welchem Quadranten er auch steht (Absichern).",
+    "section_backtest": "Sagen die Einstufungen etwas voraus? Ein Rückblick",
+    "backtest_intro": "Dieselben Einstufungen, berechnet wie vor {months} Monaten nur mit den damals bekannten Daten, "
+    "verglichen mit dem, was die Kunden seitdem getan haben.",
+    "backtest_chart_title": "Umsatzänderung je Gruppe, Kunden eingestuft zum {as_of}",
+    "backtest_chart_y": "Umsatzänderung in {months} Monaten",
     "footer_heading": "Über diesen Bericht",
     "footer_cutoff": "Datenstand: {cutoff} (Analysemonat {month}).",
     "footer_inputs": "Eingabedateien, gelesene, übernommene und abgelehnte Zeilen:",

@@ -27,10 +27,12 @@ BEHAVIOUR = ("recency_days", "frequency", "monetary")
 VALUE = ("cltv", "p_alive")
 ACCOUNT_NUMERIC = ("employees", "marketing_budget", "yoy_growth")
 ACCOUNT_CATEGORICAL = ("industry", "funnel_type")
+# funnel maturity 0-100 (helpers.potential.funnel.maturity_table, computed by notebook 03 from the service map)
+MATURITY = ("funnel_maturity",)
 # skewed, non-negative (in principle: refunds can make revenue negative, hence the signed log)
 LOG_SCALED = ("recency_days", "frequency", "monetary", "cltv", "employees", "marketing_budget")
-PLAIN_SCALED = ("p_alive", "yoy_growth")
-NUMERIC = BEHAVIOUR + VALUE + ACCOUNT_NUMERIC
+PLAIN_SCALED = ("p_alive", "yoy_growth", "funnel_maturity")
+NUMERIC = BEHAVIOUR + VALUE + ACCOUNT_NUMERIC + MATURITY
 CATEGORICAL = ACCOUNT_CATEGORICAL
 # What the clustering reads of rfm.parquet and cltv.parquet (both always hold these): reading only them
 # takes a tenth of the time on a million customers. accounts.parquet is read whole (its columns vary).
@@ -38,9 +40,11 @@ INPUT_COLUMNS: dict[str, list[str]] = {"rfm": ["customer_id", *BEHAVIOUR], "cltv
 
 
 def build_features(
-    rfm: pd.DataFrame, cltv: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None
+    rfm: pd.DataFrame, cltv: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None,
+    maturity: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per customer of ``rfm`` (same order): customer_id and the clustering features present.
+    """One row per customer of ``rfm`` (same order): customer_id and the clustering features present;
+    ``maturity``: the funnel maturity per customer (customer_id as column or index, ``funnel_maturity``).
 
     Customers missing from ``cltv`` or ``accounts`` keep empty values (the pipeline imputes them); columns
     that are empty for every customer are left out."""
@@ -55,7 +59,9 @@ def build_features(
     data: dict[str, Any] = {"customer_id": ids.array}
     for column in BEHAVIOUR:
         data[column] = pd.to_numeric(rfm[column], errors="coerce").astype("float64").to_numpy()
-    for extra, columns in ((cltv, VALUE), (accounts, ACCOUNT_NUMERIC + ACCOUNT_CATEGORICAL)):
+    if maturity is not None and "customer_id" not in maturity:
+        maturity = maturity.reset_index()
+    for extra, columns in ((cltv, VALUE), (accounts, ACCOUNT_NUMERIC + ACCOUNT_CATEGORICAL), (maturity, MATURITY)):
         if extra is None or "customer_id" not in extra:
             continue
         present = [c for c in columns if c in extra]

@@ -41,6 +41,7 @@ FEATURE_LABELS = {
     "yoy_growth": "growth y/y",
     "industry": "industry",
     "funnel_type": "funnel type",
+    "funnel_maturity": "funnel maturity",
 }
 
 
@@ -131,6 +132,7 @@ COMPARE: dict[str, dict[str, tuple[str, str]]] = {
         "employees": ("larger", "smaller"),
         "marketing_budget": ("bigger budgets", "smaller budgets"),
         "yoy_growth": ("faster growth", "slower growth"),
+        "funnel_maturity": ("fuller funnel", "emptier funnel"),
     },
     "de": {
         "monetary": ("mehr Umsatz", "weniger Umsatz"),
@@ -141,6 +143,7 @@ COMPARE: dict[str, dict[str, tuple[str, str]]] = {
         "employees": ("größer", "kleiner"),
         "marketing_budget": ("größere Budgets", "kleinere Budgets"),
         "yoy_growth": ("schnelleres Wachstum", "langsameres Wachstum"),
+        "funnel_maturity": ("vollerer Funnel", "leererer Funnel"),
     },
 }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers.core.language import money
@@ -91,6 +92,7 @@ def criteria_table(choice: KChoice) -> pd.DataFrame:
         "Calinski-Harabasz": table["calinski_harabasz"].round(0).astype("int64"),
         "within-cluster spread": table["inertia"].round(0).astype("int64"),
         "smallest cluster": [f"{v:.0%}" for v in table["smallest_share"]],
+        "stability (ARI)": [f"{v:.2f}" if v == v else "-" for v in table.get("stability", pd.Series(np.nan, table.index))],
         "chosen": ["<- chosen" if k == choice.k else "" for k in table["k"]],
     }).set_index("k")
 
@@ -162,3 +164,30 @@ def summary_text(result: ClusterResult) -> str:
         f"and brings {top['revenue_share']:.0%} of the revenue."
     )
     return "\n\n".join(part for part in (why + " " + second, stable, revenue) if part)
+
+
+def crosstab(assignments: pd.DataFrame, other: pd.DataFrame, column: str, order: list[str] | None = None) -> pd.DataFrame:
+    """Customers per cluster (rows: ``cluster_name`` of :attr:`ClusterResult.assignments` or clusters.parquet)
+    and value of ``column`` of ``other`` (e.g. the RFM segments of rfm.parquet, the quadrants of the potential
+    matrix), in ``order`` when given: what the clusters add to the other grouping."""
+    left = assignments[["customer_id", "cluster_name"]].assign(customer_id=assignments["customer_id"].astype(str))
+    right = other[["customer_id", column]].assign(customer_id=other["customer_id"].astype(str))
+    frame = left.merge(right, on="customer_id", how="inner")
+    table = pd.crosstab(frame["cluster_name"].astype("object"), frame[column].astype("object"))
+    if order is not None:
+        table = table.reindex(columns=[c for c in order if c in table.columns]
+                              + [c for c in table.columns if c not in order])
+    table.index.name = "cluster"
+    table.columns.name = None
+    return table
+
+
+def crosstab_reading(table: pd.DataFrame, what: str) -> str:
+    """'The cluster "..." spreads over 4 RFM segments ...': per cluster, how many of the other groups it
+    spans and where most of its customers sit (English)."""
+    parts = []
+    for cluster, row in table.iterrows():
+        spread = int((row > 0).sum())
+        top = row.idxmax()
+        parts.append(f'"{cluster}": {spread} {what}, most in {top} ({row.max() / max(row.sum(), 1):.0%})')
+    return "Per cluster: " + "; ".join(parts) + "."

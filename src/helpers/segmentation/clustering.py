@@ -3,10 +3,10 @@
 What the clusters are made of is :mod:`~helpers.segmentation.cluster_features`' (the features, scaled and
 encoded); how they are named, described and profiled is :mod:`~helpers.segmentation.cluster_naming`'.
 
-- :func:`choose_k` tries k = k_min..k_max and keeps the k with the highest silhouette, measured on one seeded
-  sample of at most ``sample_size`` customers (the silhouette costs the square of the rows; its distances
-  are computed once for all k, :func:`silhouette_scores`); the Calinski-Harabasz index over all customers
-  is the second view.
+- :func:`choose_k` tries k = k_min..k_max and chooses by use (no cluster under ``min_cluster_share``),
+  stability (median adjusted Rand index of refits) and fit (the silhouette, measured on one seeded sample of
+  at most ``sample_size`` customers: it costs the square of the rows; its distances are computed once for
+  all k, :func:`silhouette_scores`), preferring k >= 3; the Calinski-Harabasz index is the second view.
 - :func:`stability` refits on seeded 80% subsamples and compares each refit with the clustering of all
   customers on the subsample's rows (adjusted Rand index: 1 = the same grouping, 0 = chance).
 - The k-means fits of both are independent and seeded: :func:`fit_kmeans_each` runs them side by side on
@@ -165,6 +165,24 @@ class KChoice:
     models: dict[int, KMeans] = field(default_factory=dict, repr=False)  # the k-means fit for each k tried
 
 
+def _stability_by_k(matrix: np.ndarray, models: dict[int, KMeans], rows: np.ndarray, resamples: int,
+                    random_state: int) -> dict[int, float]:
+    """Median adjusted Rand index per k, each k refitted on ``resamples`` subsamples of the sample ``rows``
+    (a few thousand customers: the cost stays the same at any size); all refits run side by side."""
+    if resamples <= 0:
+        return {k: np.nan for k in models}
+    rng = np.random.default_rng(random_state)
+    size = max(2, int(round(STABILITY_FRACTION * len(rows))))
+    samples = [np.sort(rng.choice(rows, size=min(size, len(rows)), replace=False)) for _ in range(resamples)]
+    tasks = [(matrix[sample], k, random_state + 1 + i) for k in models for i, sample in enumerate(samples)]
+    refits = iter(fit_kmeans_each(tasks))
+    out = {}
+    for k, model in models.items():
+        scores = [adjusted_rand_score(model.labels_[sample], next(refits).labels_) for sample in samples]
+        out[k] = float(np.median(scores))
+    return out
+
+
 def choose_k(
     matrix: np.ndarray,
     k_min: int = 2,
@@ -172,11 +190,23 @@ def choose_k(
     sample_size: int = 5000,
     random_state: int = 42,
     fixed_k: int | None = None,
+    min_cluster_share: float = 0.05,
+    min_stability: float = 0.75,
+    resamples: int = 5,
 ) -> KChoice:
-    """Fit k-means for every k in k_min..k_max and keep the k with the highest silhouette (ties: the smaller
-    k). With ``fixed_k`` the table is still measured (over k_min..k_max and fixed_k) but fixed_k is kept.
-    The silhouettes of all k are measured on one seeded sample of at most ``sample_size`` rows, sharing
-    its distances (:func:`silhouette_scores`); the fits are kept in ``KChoice.models``."""
+    """Fit k-means for every k in k_min..k_max and choose k by fit, stability and use.
+
+    - **use**: every cluster holds at least ``min_cluster_share`` of the customers (a smaller one describes a
+      handful of customers, not a segment to act on);
+    - **stability**: the median adjusted Rand index of refits on 80% subsamples is at least ``min_stability``
+      (the groups are a property of the data, not of the random start);
+    - **fit**: among the k >= 3 that pass both, the highest silhouette (ties: the smaller k). The silhouette
+      alone favours k = 2; k = 2 is taken only when no k >= 3 is usable and stable (the data have no more
+      structure, which the reason says), and when no k passes at all, the highest silhouette, said too.
+
+    With ``fixed_k`` the table is still measured but fixed_k is kept. The silhouettes of all k are measured on
+    one seeded sample of at most ``sample_size`` rows (:func:`silhouette_scores`), the stability per k on the
+    same sample; the fits are kept in ``KChoice.models``."""
     matrix = np.asarray(matrix, dtype="float64")
     distinct = len(np.unique(matrix, axis=0))
     if distinct < 3:
@@ -193,6 +223,7 @@ def choose_k(
     rows = sample_rows(len(matrix), sample_size, random_state)
     models = dict(zip(ks, fit_kmeans_each([(matrix, k, random_state) for k in ks]), strict=True))
     silhouettes = silhouette_scores(matrix[rows], [models[k].labels_[rows] for k in ks])
+    steady = _stability_by_k(matrix, models, rows, 0 if fixed_k else resamples, random_state)
     records = []
     for k, silhouette in zip(ks, silhouettes, strict=True):
         labels = models[k].labels_
@@ -203,8 +234,11 @@ def choose_k(
             "calinski_harabasz": float(calinski_harabasz_score(matrix, labels)),
             "inertia": model_inertia,
             "smallest_share": float(np.bincount(labels).min() / len(labels)),
+            "stability": steady[k],
         })
     table = pd.DataFrame(records)
+    table["usable"] = table["smallest_share"] >= min_cluster_share - 1e-12
+    table["stable"] = table["stability"] >= min_stability
     best_ch = int(table.loc[table["calinski_harabasz"].idxmax(), "k"])
     if fixed_k:
         k = fixed_k
@@ -215,12 +249,25 @@ def choose_k(
             f"the silhouette alone would pick k={best_sil}, Calinski-Harabasz k={best_ch})"
         )
         return KChoice(table, int(k), reason, False, len(rows), models)
-    k = int(table.loc[table["silhouette"].fillna(-np.inf).idxmax(), "k"])
-    best = table.set_index("k").loc[k, "silhouette"]
+    passing = table[table["usable"] & table["stable"]]
+    rule = (f"every cluster at least {min_cluster_share:.0%} of the customers and a median stability (adjusted "
+            f"Rand index) of at least {min_stability:.2f}")
+    if (passing["k"] >= 3).any():
+        pick = passing[passing["k"] >= 3]
+        k = int(pick.loc[pick["silhouette"].fillna(-np.inf).idxmax(), "k"])
+        why = f"of the k >= 3 with {rule}, the best fit"
+    elif len(passing):
+        k = int(passing.loc[passing["silhouette"].fillna(-np.inf).idxmax(), "k"])
+        why = f"the data have no more structure: no k >= 3 has {rule}"
+    else:
+        k = int(table.loc[table["silhouette"].fillna(-np.inf).idxmax(), "k"])
+        why = f"no k has {rule}: the highest silhouette, read the clusters as rough"
+    row = table.set_index("k").loc[k]
     second = "Calinski-Harabasz agrees" if best_ch == k else f"Calinski-Harabasz would prefer k={best_ch}"
     reason = (
-        f"k={k}: the highest silhouette ({best:.2f}) of k={table['k'].min()}..{table['k'].max()}, "
-        f"measured on {len(rows):,} customers; {second}"
+        f"k={k}: {why} (silhouette {row['silhouette']:.2f}, stability {row['stability']:.2f}, smallest cluster "
+        f"{row['smallest_share']:.0%}) of k={table['k'].min()}..{table['k'].max()}, measured on {len(rows):,} "
+        f"customers; {second}"
     )
     return KChoice(table, k, reason, True, len(rows), models)
 
@@ -323,11 +370,13 @@ def cluster_customers(
     settings: Settings | None = None,
     k: int | None = None,
     language: str = "en",
+    maturity: pd.DataFrame | None = None,
 ) -> ClusterResult:
-    """The whole clustering: features, scaling, k, k-means, stability, profiles and names."""
+    """The whole clustering: features (behaviour, value, account signals and, when given, the funnel
+    maturity), scaling, k, k-means, stability, profiles and names."""
     check_language(language)
     options = clustering_settings(settings, k)
-    features = build_features(rfm, cltv, accounts)
+    features = build_features(rfm, cltv, accounts, maturity)
     pipeline = feature_pipeline(features)
     matrix = np.asarray(pipeline.fit_transform(model_input(features)), dtype="float64")
     feature_names = list(pipeline.get_feature_names_out())
@@ -341,6 +390,8 @@ def cluster_customers(
         options.sample_size,
         options.random_state,
         fixed_k=options.k,
+        min_cluster_share=options.min_cluster_share,
+        min_stability=options.min_stability,
     )
     if len(fit_rows) < len(matrix):
         choice.reason += (

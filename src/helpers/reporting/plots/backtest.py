@@ -1,0 +1,40 @@
+"""The backtest of the potential scores (helpers.potential.backtest) as one chart: how each group's revenue
+developed in the months after the earlier cut-off."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from helpers.reporting.plots.common import new_figure
+from helpers.reporting.plots.matrix import QUADRANT_COLORS
+
+LOST_COLOR = "#b0413e"  # the win-back group: the likely lost
+
+
+def backtest_chart(outcomes: pd.DataFrame, names: Mapping[str, str], title: str, ylabel: str,
+                   percent: str = "{:+.0f}%", ax: plt.Axes | None = None) -> Figure:
+    """Bars of ``revenue_growth`` per group of :func:`helpers.potential.backtest.quadrant_outcomes`, each in
+    its quadrant's colour (the win-back group grey), named by ``names`` (key -> name in the report's
+    language); ``percent`` formats the bar labels and the axis (e.g. "{:+.0f} %" in German)."""
+    figure, axis = (ax.figure, ax) if ax is not None else new_figure(9, 3.6)
+    frame = outcomes[np.isfinite(outcomes["revenue_growth"].astype("float64"))]
+    keys = list(frame["quadrant_key"])
+    values = 100.0 * frame["revenue_growth"].astype("float64").to_numpy()
+    colors = [QUADRANT_COLORS.get(key, LOST_COLOR) for key in keys]
+    bars = axis.bar([names.get(key, key) for key in keys], values, color=colors)
+    for bar, value in zip(bars, values, strict=True):
+        axis.annotate(percent.format(value), (bar.get_x() + bar.get_width() / 2, value),
+                      xytext=(0, 3 if value >= 0 else -12), textcoords="offset points", ha="center")
+    axis.axhline(0, color="#444444", linewidth=0.8)
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: percent.format(v)))
+    axis.set_ylabel(ylabel)
+    axis.set_title(title, loc="left")
+    axis.margins(y=0.15)
+    figure.tight_layout()
+    return figure
