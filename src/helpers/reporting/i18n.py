@@ -122,6 +122,16 @@ def _potential_labels(settings: Settings, language: str) -> dict[str, str]:
     return labels
 
 
+def group_order(settings: Settings) -> list[str]:
+    """The names of the potential matrix's groups (the four quadrants, the floor, the win-back group) of both
+    advice profiles in both languages, in the order tables and legends show them."""
+    names: list[str] = []
+    for language in LANGUAGES:
+        for profile in service_levels.PROFILES:
+            names += [n for n in service_levels.attention_table(settings, language, profile)["name"] if n not in names]
+    return names
+
+
 def label(value: Any, labels: Mapping[str, str]) -> Any:
     """``value`` in the report's language when the configuration translates it, else unchanged."""
     if isinstance(value, str):

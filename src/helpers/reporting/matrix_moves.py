@@ -32,11 +32,13 @@ def matrix_moves_view(
     language: str = "en",
     max_points: int = 2000,
     seed: int = 0,
+    order: list[str] | None = None,
 ) -> MatrixMovesView:
     """The matrix of ``segments`` (customer_segments: customer_id, quadrant, upsell and growth score) with
     the customers of ``moved`` ringed; at most ``max_points`` customers are drawn (a random sample, said
     in the title), so the picture stays small for any number of customers. ``labels`` translate the
-    quadrant names (:func:`helpers.reporting.i18n.config_labels`)."""
+    quadrant names (:func:`helpers.reporting.i18n.config_labels`); ``order``: the group names in the order the
+    legend lists them (:func:`helpers.reporting.i18n.group_order`)."""
     labels = labels or {}
     moved = moved or set()
     total = len(segments)
@@ -51,8 +53,10 @@ def matrix_moves_view(
         "quadrant": drawn["quadrant"].astype("object"),
         "moved": drawn["customer_id"].astype(str).isin(moved) if moved else False,
     })
+    # legend in the order of the groups (Develop, Expand, Grow with, Maintain, Win back), unknown names after
+    rank = {name: i for i, name in enumerate(order or [])}
     quadrants = [(quadrant, f"{i18n.label(str(quadrant), labels)} ({i18n.number(counts[quadrant], language)})")
-                 for quadrant in sorted(counts.index, key=str)]
+                 for quadrant in sorted(counts.index, key=lambda q: (rank.get(str(q), len(rank)), str(q)))]
     title = i18n.t("matrix_chart_title", language, customers=i18n.number(total, language))
     if live_counts.empty:
         reading = ""

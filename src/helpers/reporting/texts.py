@@ -100,6 +100,9 @@ EN: dict[str, str] = {
     "attention_intro": "Where the management hours go. Attention follows potential, with one floor: a live "
     "client of class A by expected value (together the first 80% of the value at stake) never gets less than "
     "the half-yearly account review, whatever its quadrant (Protect).",
+    "attention_intro_retail": "What each group gets: the offers and campaigns per group, with one floor: a live "
+    "customer of class A by expected value (together the first 80% of the value at stake) always gets the VIP "
+    "service, whatever the group (Protect).",
     "section_backtest": "Do the scores predict anything? A look back",
     "backtest_intro": "The same scores, computed as if it were {months} months ago with only the data known then, "
     "against what the clients did since.",
@@ -261,6 +264,9 @@ DE: dict[str, str] = {
     "attention_intro": "Wohin die Stunden der Kundenbetreuung gehen. Die Aufmerksamkeit folgt dem Potenzial, "
     "mit einer Untergrenze: ein aktiver A-Kunde nach erwartetem Wert (zusammen die ersten 80 % des Werts) "
     "erhält nie weniger als die halbjährliche Kundenbesprechung, in welchem Quadranten er auch steht (Absichern).",
+    "attention_intro_retail": "Was jede Gruppe erhält: die Angebote und Aktionen je Gruppe, mit einer Untergrenze: "
+    "ein aktiver A-Kunde nach erwartetem Wert (zusammen die ersten 80 % des Werts) erhält immer den VIP-Service, "
+    "in welcher Gruppe er auch steht (Absichern).",
     "section_backtest": "Sagen die Einstufungen etwas voraus? Ein Rückblick",
     "backtest_intro": "Dieselben Einstufungen, berechnet wie vor {months} Monaten nur mit den damals bekannten Daten, "
     "verglichen mit dem, was die Kunden seitdem getan haben.",
