@@ -117,3 +117,31 @@ def test_service_levels_of_the_potential_matrix_are_translated():
 def test_dollar_amounts_carry_no_dollar_sign_that_markdown_would_read_as_a_formula():
     sentence = f"brought **{i18n.money(2495983, 'USD')}**, {i18n.money(75994, 'USD')} of it in June"
     assert "$" not in sentence and "2,495,983 USD" in sentence
+
+
+def test_every_group_has_one_colour_in_both_languages_and_every_chart():
+    """Issue 14: one colour per quadrant everywhere (potential.colours), whatever the language of its name."""
+    import matplotlib.colors as mcolors
+
+    from helpers.potential import matrix_view
+    from helpers.reporting import matrix_moves
+    from helpers.reporting.plots import matrix as matrix_charts
+
+    settings = config.load_settings()
+    colours = i18n.group_colours(settings)
+    develop = settings.potential.colours["develop"]
+    assert colours["Develop"] == colours["Entwickeln"] == develop
+    assert colours["Win back"] == colours["Zurückgewinnen"] == settings.potential.colours["win_back"]
+    segments = pd.DataFrame({"customer_id": ["a", "b", "c"], "quadrant": ["Entwickeln", "Betreuen", "Zurückgewinnen"],
+                             "upsell_score": [80.0, 20.0, 60.0], "growth_score": [80.0, 20.0, 10.0],
+                             "likely_lost": [False, False, True]})
+    view = matrix_moves.matrix_moves_view(segments, language="de", order=i18n.group_order(settings), colours=colours)
+    assert [q for q, _ in view.quadrants] == ["Entwickeln", "Betreuen", "Zurückgewinnen"]
+    figure = matrix_charts.matrix_moves_chart(view)
+    drawn = [mcolors.to_hex(collection.get_facecolor()[0]) for collection in figure.axes[0].collections]
+    assert drawn[0] == develop and drawn[2] == settings.potential.colours["win_back"]
+    scored = segments.assign(quadrant_key=["develop", "maintain", "win_back"], revenue_12m=[10.0, 5.0, 1.0])
+    notebook_view = matrix_view.matrix_view(scored, {"upsell": 50.0, "growth": 50.0}, {}, colours=settings.potential.colours)
+    assert notebook_view.colours["develop"] == develop
+    with pytest.raises(config.ConfigError, match="colours.develop"):
+        config.settings_with({"potential": {"colours": {"develop": "green"}}})

@@ -191,6 +191,15 @@ def _check_floor(floor: Mapping, quadrants: Mapping, prefix: str, check: Section
             )
 
 
+def _colours(values: Mapping, check: SectionCheck) -> dict[str, str]:
+    """Each group's colour as #rrggbb."""
+    for key, colour in values.items():
+        if not (isinstance(colour, str) and len(colour) == 7 and colour.startswith("#")
+                and all(c in "0123456789abcdefABCDEF" for c in colour[1:])):
+            raise check.fail(f"colours.{key}", f'must be a colour "#rrggbb", got {colour!r}')
+    return dict(values)
+
+
 @dataclass(frozen=True)
 class PotentialSettings:
     """The potential matrix; the nested parts (weights, quadrants, texts per language) stay read-only
@@ -210,6 +219,7 @@ class PotentialSettings:
     attention_floor: Mapping[str, Any]
     backtest_months: int
     retail: Mapping[str, Mapping[str, Any]]
+    colours: Mapping[str, str]
 
     @classmethod
     def build(cls, values: Mapping, check: SectionCheck) -> PotentialSettings:
@@ -246,6 +256,7 @@ class PotentialSettings:
             attention_floor=frozen(values["attention_floor"]),
             backtest_months=check.whole(values, "backtest_months", minimum=0),
             retail=frozen(values["retail"]),
+            colours=frozen(_colours(values["colours"], check)),
         )
 
 

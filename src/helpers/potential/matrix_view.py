@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from helpers.core.config import default_settings
 from helpers.potential.service_levels import QUADRANT_POSITIONS
 
 
@@ -24,6 +25,7 @@ class MatrixView:
     corners: dict[str, str]  # quadrant key -> its name and number of customers, written in its corner
     lost_label: str | None  # the legend entry of the likely lost, None when there are none
     title: str
+    colours: Mapping[str, str]  # group key -> colour (potential.colours)
 
 
 def matrix_view(
@@ -35,6 +37,7 @@ def matrix_view(
     label_top: int = 8,
     max_points: int = 3000,
     seed: int = 0,
+    colours: Mapping[str, str] | None = None,
 ) -> MatrixView:
     """The matrix of the scored ``table`` (:attr:`PotentialResult.table`): above ``max_points`` customers a
     seeded sample is drawn, the ``label_top`` largest by revenue of the last 12 months always, and those
@@ -73,4 +76,5 @@ def matrix_view(
                  for key in QUADRANT_POSITIONS},
         lost_label=f"likely lost, on the win-back list ({lost:,})" if lost else None,
         title=title,
+        colours=dict(colours or default_settings().potential.colours),
     )

@@ -132,6 +132,20 @@ def group_order(settings: Settings) -> list[str]:
     return names
 
 
+def group_colours(settings: Settings) -> dict[str, str]:
+    """Each group's name (both advice profiles, both languages) -> its colour of ``potential.colours``, so that a
+    group has one colour in every chart whatever the language of its name."""
+    colours = settings.potential.colours
+    out: dict[str, str] = {}
+    for language in LANGUAGES:
+        for profile in service_levels.PROFILES:
+            table = service_levels.attention_table(settings, language, profile)
+            for key, name in zip(table["attention_key"], table["name"], strict=True):
+                if key in colours:
+                    out.setdefault(str(name), colours[key])
+    return out
+
+
 def label(value: Any, labels: Mapping[str, str]) -> Any:
     """``value`` in the report's language when the configuration translates it, else unchanged."""
     if isinstance(value, str):

@@ -6,7 +6,7 @@ month, one legend entry per quadrant with its customers, and the title and label
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -18,11 +18,12 @@ class MatrixMovesView:
     """The customers to draw and the words around them, in the report's language."""
 
     points: pd.DataFrame  # the customers drawn: upsell_score, growth_score, quadrant, moved (changed quadrant)
-    quadrants: list[tuple[object, str]]  # each quadrant and its legend entry, in the order of the colours
+    quadrants: list[tuple[object, str]]  # each quadrant and its legend entry, in the order of the groups
     moved_label: str
     title: str
     xlabel: str
     ylabel: str
+    colours: Mapping[str, str] = field(default_factory=dict)  # group name -> colour (potential.colours)
 
 
 def matrix_moves_view(
@@ -33,6 +34,7 @@ def matrix_moves_view(
     max_points: int = 2000,
     seed: int = 0,
     order: list[str] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> MatrixMovesView:
     """The matrix of ``segments`` (customer_segments: customer_id, quadrant, upsell and growth score) with
     the customers of ``moved`` ringed; at most ``max_points`` customers are drawn (a random sample, said
@@ -71,6 +73,7 @@ def matrix_moves_view(
         points=points,
         quadrants=quadrants,
         moved_label=i18n.t("matrix_moved", language),
+        colours=dict(colours or {}),
         title=f"{title}\n{reading}",
         xlabel=i18n.t("matrix_x", language),
         ylabel=i18n.t("matrix_y", language),

@@ -11,22 +11,24 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from helpers.core.config import default_settings
 from helpers.reporting.plots.common import new_figure
-from helpers.reporting.plots.matrix import QUADRANT_COLORS
 
-LOST_COLOR = "#b0413e"  # the win-back group: the likely lost
+FALLBACK_COLOR = "#9a9a9a"
 
 
 def backtest_chart(outcomes: pd.DataFrame, names: Mapping[str, str], title: str, ylabel: str,
-                   percent: str = "{:+.0f}%", ax: plt.Axes | None = None) -> Figure:
+                   percent: str = "{:+.0f}%", colours: Mapping[str, str] | None = None,
+                   ax: plt.Axes | None = None) -> Figure:
     """Bars of ``revenue_growth`` per group of :func:`helpers.potential.backtest.quadrant_outcomes`, each in
-    its quadrant's colour (the win-back group grey), named by ``names`` (key -> name in the report's
+    its group's colour (``colours``: key -> colour, potential.colours), named by ``names`` (key -> name in the report's
     language); ``percent`` formats the bar labels and the axis (e.g. "{:+.0f} %" in German)."""
     figure, axis = (ax.figure, ax) if ax is not None else new_figure(9, 3.6)
     frame = outcomes[np.isfinite(outcomes["revenue_growth"].astype("float64"))]
     keys = list(frame["quadrant_key"])
     values = 100.0 * frame["revenue_growth"].astype("float64").to_numpy()
-    colors = [QUADRANT_COLORS.get(key, LOST_COLOR) for key in keys]
+    colours = colours or default_settings().potential.colours
+    colors = [colours.get(key, FALLBACK_COLOR) for key in keys]
     bars = axis.bar([names.get(key, key) for key in keys], values, color=colors)
     for bar, value in zip(bars, values, strict=True):
         axis.annotate(percent.format(value), (bar.get_x() + bar.get_width() / 2, value),

@@ -18,12 +18,6 @@ from helpers.potential.matrix_view import MatrixView
 from helpers.reporting.matrix_moves import MatrixMovesView
 from helpers.reporting.plots.common import new_figure
 
-QUADRANT_COLORS: dict[str, str] = {
-    "develop": "#2e7d32",
-    "expand": "#3b6ea5",
-    "grow_with": "#f9a825",
-    "maintain": "#9e9e9e",
-}
 # where each quadrant's name is written: (x, y) in axes fractions, alignment
 _CORNERS: dict[str, tuple[float, float, str, str]] = {
     "develop": (0.99, 0.99, "right", "top"),
@@ -85,7 +79,8 @@ def matrix_chart(
     scale = float(revenue.quantile(0.95)) or 1.0
     sizes = 12 + 150 * np.sqrt(np.clip(revenue / scale, 0, 1.5))
     live = ~drawn["likely_lost"].astype(bool)
-    for key, color in QUADRANT_COLORS.items():
+    for key in _CORNERS:
+        color = view.colours[key]
         part = live & (drawn["quadrant_key"] == key)
         axis.scatter(drawn.loc[part, "upsell_score"], drawn.loc[part, "growth_score"], s=sizes[part], c=color,
                      alpha=0.55, edgecolors="white", linewidths=0.4)
@@ -95,7 +90,7 @@ def matrix_chart(
     axis.axhline(view.thresholds["growth"], color="#444444", linewidth=1, linestyle="--")
     for key, (x, y, ha, va) in _CORNERS.items():
         axis.text(x, y, view.corners[key], transform=axis.transAxes, ha=ha, va=va, fontsize=11, fontweight="bold",
-                  color=QUADRANT_COLORS[key], bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none"})
+                  color=view.colours[key], bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none"})
     for _, row in view.named.iterrows():
         # a name is data: drawn as written ("$...$" in it is no formula, parse_math off)
         axis.annotate(row["label"][:28], (row["upsell_score"], row["growth_score"]), fontsize=8,
@@ -104,8 +99,8 @@ def matrix_chart(
     axis.set_ylim(-3, 103)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
-    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=view.quadrant_names.get(k, k), alpha=0.7)
-               for k, c in QUADRANT_COLORS.items()]
+    handles = [Line2D([], [], marker="o", linestyle="", color=view.colours[k], label=view.quadrant_names.get(k, k),
+                      alpha=0.7) for k in _CORNERS]
     if view.lost_label:
         handles.append(Line2D([], [], marker="x", linestyle="", color="#b0b0b0", label=view.lost_label))
     axis.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=len(handles), frameon=False)
@@ -120,7 +115,10 @@ def matrix_moves_chart(view: MatrixMovesView, ax=None) -> Figure:
     figure, axis = new_figure(10, 6) if ax is None else (ax.figure, ax)
     drawn = view.points
     palette = sns.color_palette("deep", n_colors=max(1, len(view.quadrants)))
-    for colour, (quadrant, label) in zip(palette, view.quadrants, strict=False):
+    # each group in its colour of the settings (view.colours by name); an unknown name takes the palette's
+    colours = [view.colours.get(str(quadrant), fallback) for (quadrant, _), fallback in
+               zip(view.quadrants, palette, strict=False)]
+    for colour, (quadrant, label) in zip(colours, view.quadrants, strict=False):
         part = drawn[drawn["quadrant"] == quadrant]
         axis.scatter(part["upsell_score"], part["growth_score"], s=22, alpha=0.75, color=colour, label=label)
     ringed = drawn[drawn["moved"]]
