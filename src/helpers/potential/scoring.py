@@ -55,16 +55,25 @@ scored, or a number 0-100). High X & high Y: *develop*, high X & low Y: *expand*
 *grow_with*, low X & low Y: *maintain*; names, review cadence, management hours per month and the lead
 action of each come from settings ``potential.quadrants`` in English and German.
 
-**Likely lost** customers (P(alive) below ``lost.below_p_alive``) are placed like everyone else, but the
-median thresholds are taken over the other customers (so the lines split the live portfolio), and they
-get the service level and action of ``potential.lost`` (a retention call) instead of their quadrant's.
+**Likely lost** customers (the one rule :func:`helpers.clv.valuation.likely_lost`: P(alive) below
+``cltv.likely_lost_below``) are in none of the four quadrants: ``quadrant_key`` is ``win_back``, with the
+service level and action of ``potential.lost`` (a retention call); the median thresholds are taken over the
+live clients, so the lines split the live portfolio.
+
+**Attention floor.** A live client of class ``attention_floor.abc_class`` (A) by value at stake - the ABC rule
+over the live clients' expected value (CLTV; revenue of the last 12 months without one) - in a quadrant the
+floor ``lifts`` keeps its quadrant and gets the floor's service level (``attention_key`` ``protect``), named
+first in its reasons. **Profiles**: ``potential.profile`` (agency, retail; auto: agency with accounts or a
+service map) chooses the texts of quadrants, floor and win-back group.
 
 **Reasons.** For each axis the components that contribute most (high axis) or pull it down most (low
 axis), as a short sentence; whitespace names the missing stage/kind cells that most peers buy.
 
 This module gathers the inputs, computes the raw components and puts the result together; the points,
 peers and thresholds are in :mod:`~helpers.potential.points`, the settings and service levels in
-:mod:`~helpers.potential.service_levels`, the sentences in :mod:`~helpers.potential.reasons`.
+:mod:`~helpers.potential.service_levels`, the sentences in :mod:`~helpers.potential.reasons`, the per-group
+summaries and ranked lists in :mod:`~helpers.potential.summaries`, the backtest in
+:mod:`~helpers.potential.backtest`.
 """
 
 from __future__ import annotations
