@@ -21,11 +21,13 @@ env: $(STAMP)
 
 # The environment is rebuilt when the project's dependencies or the lock change.
 $(STAMP): pyproject.toml constraints.txt
+	@echo "Setting up the Python environment in $(VENV) (the first time takes about two minutes) ..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (segment workbook)" >/dev/null
 	touch $(STAMP)
+	@echo "Environment ready."
 
 sample-data: $(STAMP)
 	$(BIN)/workbook sample-data
@@ -36,8 +38,11 @@ run: sample-data
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# JupyterLab refuses to run as root unless told to (containers often run as root)
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: sample-data
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 bench: $(STAMP)
 	$(BIN)/workbook bench $(BENCH_ARGS)

@@ -10,6 +10,17 @@ import pytest
 from helpers.core import paths
 
 
+@pytest.fixture(autouse=True)
+def _edition_restored():
+    """Preparing a month in a test (an analyst's session) chooses the edition for the process: undone after."""
+    before = os.environ.get(paths.EDITION_ENV)
+    yield
+    if before is None:
+        os.environ.pop(paths.EDITION_ENV, None)
+    else:
+        os.environ[paths.EDITION_ENV] = before
+
+
 @pytest.fixture
 def workbook_root(tmp_path, monkeypatch):
     """An empty data root: data/raw, data/processed and reports live here for the test."""

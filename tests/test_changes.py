@@ -3,10 +3,12 @@
 import json
 
 import matplotlib
+import numpy as np
 import pandas as pd
 
 from helpers.core import artifacts as processed
-from helpers.reporting import changes, matrix_moves
+from helpers.core import config, paths
+from helpers.reporting import changes, report_matrix
 from helpers.reporting.plots import matrix as matrix_charts
 
 matplotlib.use("Agg")
@@ -75,17 +77,19 @@ def test_charts_have_a_reading_and_sample_large_populations():
     counts = changes.movement_counts(NOW, BEFORE, "quadrant")
     figure = changes.transition_chart(table, "Movements", changes.transition_reading(counts, "quadrant"))
     assert "1 of 5 customers changed quadrant" in figure.axes[0].get_title(loc="left")
-    big = pd.DataFrame({"customer_id": [f"C{i}" for i in range(5000)], "quadrant": ["A", "B"] * 2500,
-                        "upsell_score": range(5000), "growth_score": range(5000)})
-    chart = matrix_charts.matrix_moves_chart(matrix_moves.matrix_moves_view(big, moved={"C1"}, language="de",
-                                                                            max_points=500))
+    big = pd.DataFrame({"customer_id": [f"C{i}" for i in range(5000)], "quadrant_key": ["develop", "maintain"] * 2500,
+                        "upsell_score": np.linspace(0, 100, 5000), "growth_score": np.linspace(0, 100, 5000),
+                        "likely_lost": [False] * 5000, "revenue_12m": np.arange(5000.0)})
+    view = report_matrix.report_matrix_view(big, config.load_settings(), "de", moved={"C1"}, currency="EUR")
+    chart = matrix_charts.matrix_chart(view)
     drawn = sum(len(c.get_offsets()) for c in chart.axes[0].collections)
-    assert drawn <= 501 and "500 von 5.000 Kunden gezeichnet" in chart.axes[0].get_title(loc="left")
+    title = chart.axes[0].get_title(loc="left")
+    assert drawn <= 3001 + 1 and "3.000 von 5.000 Kunden gezeichnet" in title and "in €" in title
 
 
 def _prepare(root, month, frame, artifact="customer_segments", published=True):
     processed.write_artifact(frame, month, artifact)
-    folder = root / "data" / "processed" / month
+    folder = paths.published_processed_dir(month)
     (folder / "run_info.json").write_text(json.dumps({"month": month}))
     if published:
         processed.mark_published(folder, {"run": "test"})

@@ -58,15 +58,17 @@ def test_backfill_runs_every_month_in_order(small_agency_dir, monkeypatch, capsy
 
     seen = []
 
-    def record(month, parameters, notebooks=None, log=print):
-        seen.append((month, parameters["month"], parameters["language"]))
+    def record(month, parameters, notebooks=None, log=print, history=False):
+        seen.append((month, parameters["month"], parameters["language"], history))
         return runner.RunResult(month=month, report_dir=Path("reports") / month)
 
     monkeypatch.setattr(runner, "run_notebooks", record)
     code = cli.main(["run", "--transactions", str(small_agency_dir / "transactions.csv"),
                      "--from", "2025-10", "--to", "2026-01", "--language", "de"])
     assert code == 0
-    assert seen == [(m, m, "de") for m in ("2025-10", "2025-11", "2025-12", "2026-01")]
+    # the month before the first is built as history first (the data cover it), so that 2025-10 has a comparison
+    assert seen == [("2025-09", "2025-09", "de", True)] + [
+        (m, m, "de", False) for m in ("2025-10", "2025-11", "2025-12", "2026-01")]
     arguments = ["run", "--transactions", str(small_agency_dir / "transactions.csv"), "--from", "2025-10"]
     assert cli.main(arguments) == 2  # --from without --to
     assert "--from and --to go together" in capsys.readouterr().err

@@ -29,8 +29,9 @@ def test_export_has_the_agreed_columns_and_one_row_per_customer():
     inputs, export = _export()
     assert list(export.columns) == [
         "customer_id", "name", "rfm_segment", "abc_class", "cltv", "cltv_low", "cltv_high", "purchases_low",
-        "purchases_high", "p_alive", "cluster_name", "funnel_maturity", "upsell_score", "growth_score", "quadrant", "likely_lost", "attention", "service_level", "hours_per_month",
-        "next_action", "reasons",
+        "purchases_high", "p_alive", "cluster_name", "funnel_maturity", "revenue_12m", "value_at_stake", "upsell_score",
+        "growth_score", "quadrant", "likely_lost", "attention", "service_level", "hours_per_month", "next_action",
+        "reasons", "quadrant_key", "attention_key",
     ]
     assert export["likely_lost"].dtype == bool and export["hours_per_month"].gt(0).all()
     assert list(export["customer_id"]) == list(inputs.summary["customer_id"])
@@ -124,7 +125,7 @@ def test_csv_quotes_a_bare_carriage_return(tmp_path):
     export = _awkward_export()
     export.loc[2, "reasons"] = "old\rMac line break"
     written = crm_export.write_csv(export, tmp_path / "segments.csv")
-    assert b',"old\rMac line break"\n' in written.read_bytes()
+    assert b',"old\rMac line break",' in written.read_bytes()
     expected = export.assign(name=export["name"].fillna(""))
     pd.testing.assert_frame_equal(crm_export.read_csv(written), expected, check_exact=True, check_dtype=False)
 
@@ -212,4 +213,4 @@ def test_a_pseudonymised_run_keeps_csv_and_xlsx_with_the_processed_files(workboo
     assert not paths.export_dir("2025-12").exists()
     assert "not publish" in files.describe(len(export), "2025-12")
     published = crm_export.write_export(export, "2025-12")
-    assert published.csv.parent == paths.export_dir("2025-12") and "reports/2025-12/" in published.describe(3, "2025-12")
+    assert published.csv.parent == paths.export_dir("2025-12") and "reports/agency/en/2025-12/" in published.describe(3, "2025-12")

@@ -123,8 +123,7 @@ def test_every_group_has_one_colour_in_both_languages_and_every_chart():
     """Issue 14: one colour per quadrant everywhere (potential.colours), whatever the language of its name."""
     import matplotlib.colors as mcolors
 
-    from helpers.potential import matrix_view
-    from helpers.reporting import matrix_moves
+    from helpers.reporting import report_matrix
     from helpers.reporting.plots import matrix as matrix_charts
 
     settings = config.load_settings()
@@ -132,16 +131,15 @@ def test_every_group_has_one_colour_in_both_languages_and_every_chart():
     develop = settings.potential.colours["develop"]
     assert colours["Develop"] == colours["Entwickeln"] == develop
     assert colours["Win back"] == colours["Zurückgewinnen"] == settings.potential.colours["win_back"]
-    segments = pd.DataFrame({"customer_id": ["a", "b", "c"], "quadrant": ["Entwickeln", "Betreuen", "Zurückgewinnen"],
+    segments = pd.DataFrame({"customer_id": ["a", "b", "c"], "quadrant_key": ["develop", "maintain", "win_back"],
                              "upsell_score": [80.0, 20.0, 60.0], "growth_score": [80.0, 20.0, 10.0],
-                             "likely_lost": [False, False, True]})
-    view = matrix_moves.matrix_moves_view(segments, language="de", order=i18n.group_order(settings), colours=colours)
-    assert [q for q, _ in view.quadrants] == ["Entwickeln", "Betreuen", "Zurückgewinnen"]
-    figure = matrix_charts.matrix_moves_chart(view)
-    drawn = [mcolors.to_hex(collection.get_facecolor()[0]) for collection in figure.axes[0].collections]
-    assert drawn[0] == develop and drawn[2] == settings.potential.colours["win_back"]
-    scored = segments.assign(quadrant_key=["develop", "maintain", "win_back"], revenue_12m=[10.0, 5.0, 1.0])
-    notebook_view = matrix_view.matrix_view(scored, {"upsell": 50.0, "growth": 50.0}, {}, colours=settings.potential.colours)
-    assert notebook_view.colours["develop"] == develop
+                             "likely_lost": [False, False, True], "revenue_12m": [10.0, 5.0, 1.0]})
+    for language, name in (("de", "Entwickeln"), ("en", "Develop")):
+        view = report_matrix.report_matrix_view(segments, settings, language)
+        assert view.quadrant_names["develop"] == name and view.colours["develop"] == develop
+        figure = matrix_charts.matrix_chart(view)
+        drawn = [mcolors.to_hex(collection.get_facecolor()[0]) for collection in figure.axes[0].collections
+                 if len(collection.get_offsets())]
+        assert drawn[0] == develop  # the first group drawn is Develop, in its colour in both languages
     with pytest.raises(config.ConfigError, match="colours.develop"):
         config.settings_with({"potential": {"colours": {"develop": "green"}}})

@@ -95,7 +95,7 @@ def _run(data: Path, pseudonymise: bool, language: str) -> Path:
 def _published_files(report: Path) -> list[Path]:
     """Everything a run publishes: the month's folder and the index of months."""
     files = [p for p in report.rglob("*") if p.is_file()]
-    return [*files, report.parent / "index.html"]
+    return [*files, paths.reports_dir() / "index.html"]
 
 
 def _rendered_text(path: Path) -> list[str]:

@@ -16,7 +16,7 @@ from helpers.pipeline import cli, runner
 pytestmark = pytest.mark.slow
 
 
-def test_workbook_run_end_to_end(workbook_root, small_agency_dir, capsys):
+def test_workbook_run_end_to_end(workbook_root, small_agency_dir, capfd):
     arguments = [
         "run",
         "--transactions", str(small_agency_dir / "transactions.csv"),
@@ -24,9 +24,15 @@ def test_workbook_run_end_to_end(workbook_root, small_agency_dir, capsys):
         "--service-map", str(small_agency_dir / "service_map.csv"),
     ]
     assert cli.main(arguments) == 0
-    printed = capsys.readouterr().out
+    captured = capfd.readouterr()
+    printed = captured.out
     assert "latest complete month in the data, 2025-12" in printed
-    report = workbook_root / "reports" / "2025-12"
+    report = workbook_root / "reports" / "agency" / "en" / "2025-12"
+    # issue 14: the terminal shows one line per notebook and ends with where to look; no kernel chatter
+    lines = printed.strip().splitlines()
+    assert lines[-2:] == [f"report: {report / 'report.html'}", f"index:  {workbook_root / 'reports' / 'index.html'}"]
+    assert "IPKernelApp" not in captured.out + captured.err and "parameters" not in printed
+    assert sum(line.startswith("[") and line.rstrip().endswith(" s") for line in lines) == len(runner.list_notebooks())
     names = [p.stem for p in runner.list_notebooks()]
     analyses = [n for n in names if not n.endswith("_report")]
     assert sorted(p.stem for p in (report / "notebooks").glob("*.html")) == analyses
@@ -67,7 +73,7 @@ def test_notebooks_run_with_their_defaults_under_nbval(tmp_path, small_agency_di
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert " passed" in completed.stdout
-    assert (tmp_path / "data" / "processed" / "2025-12" / "customer_summary.parquet").exists()
+    assert (tmp_path / "data" / "processed" / "agency" / "en" / "2025-12" / "customer_summary.parquet").exists()
 
 
 def test_a_backfill_of_consecutive_months_publishes_each_and_compares_with_the_one_before(
@@ -83,17 +89,20 @@ def test_a_backfill_of_consecutive_months_publishes_each_and_compares_with_the_o
     ]
     assert cli.main(arguments) == 0
     months = ["2025-10", "2025-11", "2025-12"]
-    assert processed.published_months() == months
+    # the month before the first was built as history only: processed files to compare with, no report
+    assert processed.published_months() == ["2025-09", *months]
+    assert not (workbook_root / "reports" / "agency" / "en" / "2025-09").exists()
+    assert "building 2025-09 first, without a report" in capsys.readouterr().out
     for month in months:
-        report = workbook_root / "reports" / month
+        report = workbook_root / "reports" / "agency" / "en" / month
         assert (report / "report.html").exists() and (report / "customer_segments.csv").exists(), month
         assert processed.read_run_info(month)["cutoff"] == str(pd.Period(month, freq="M").end_time.date())
     import json
 
-    for before, month in zip(months, months[1:], strict=False):
-        figures = json.loads((workbook_root / "reports" / month / "key_figures.json").read_text())
+    for before, month in zip(["2025-09", *months], months, strict=False):
+        figures = json.loads((workbook_root / "reports" / "agency" / "en" / month / "key_figures.json").read_text())
         assert figures["month"] == month
-        html = (workbook_root / "reports" / month / "report.html").read_text()
+        html = (workbook_root / "reports" / "agency" / "en" / month / "report.html").read_text()
         assert f"Compared with {pd.Period(before, freq='M').strftime('%B %Y')}" in html, month
     assert not list((workbook_root / "reports" / ".staging").iterdir())
     assert not list((workbook_root / "data" / "processed" / ".staging").iterdir())

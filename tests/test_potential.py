@@ -363,7 +363,7 @@ def test_scores_from_a_transactions_file_equal_those_from_the_frame(tmp_path):
     pd.testing.assert_frame_equal(potential.score_customers(inputs, SETTINGS).table, from_frame)
 
 
-def test_top_opportunities_are_the_develop_then_expand_customers_by_potential():
+def test_top_opportunities_are_the_develop_and_expand_customers_by_money_at_stake():
     rng = np.random.default_rng(4)
     n = 3000
     table = pd.DataFrame({
@@ -378,12 +378,12 @@ def test_top_opportunities_are_the_develop_then_expand_customers_by_potential():
     table["quadrant_key"] = table["quadrant_key"].where(~table["likely_lost"], "win_back")
     result = potential.PotentialResult(table=table)
     spec = table[table["quadrant_key"].isin(["develop", "expand"])]
-    # ties of the upsell score go to the larger value at stake
-    spec = spec.assign(_order=spec["quadrant_key"].eq("expand").astype(int)).sort_values(
-        ["_order", "upsell_score", "value_at_stake", "growth_score", "revenue_12m"],
-        ascending=[True, False, False, False, False], kind="stable", na_position="last").drop(columns="_order")
+    # the money at stake first, both quadrants together; ties of it go to the larger upsell score, ...
+    spec = spec.sort_values(["value_at_stake", "upsell_score", "growth_score", "revenue_12m"], ascending=False,
+                            kind="stable", na_position="last")
     for n_top in (15, 0, len(spec) + 5):
         pd.testing.assert_frame_equal(summaries.top_opportunities(result, n_top), spec.head(n_top))
+        pd.testing.assert_frame_equal(summaries.top_opportunities(table, n_top), spec.head(n_top))
     maintain = summaries.top_opportunities(result, 5, quadrants=("maintain",))
     assert set(maintain["quadrant_key"]) == {"maintain"} and not maintain["likely_lost"].any()
 

@@ -41,7 +41,7 @@ def test_prepare_month_writes_every_artifact_and_accounts_for_every_row(workbook
         assert processed.has_artifact("2025-06", name), name
     counts = processed.read_artifact("2025-06", "intake_counts").set_index("table")
     assert (counts["read"] == counts["accepted"] + counts["rejected"]).all()
-    rejected = pd.read_csv(workbook_root / "data" / "processed" / "2025-06" / "rejected_rows.csv")
+    rejected = pd.read_csv(workbook_root / "data" / "processed" / "agency" / "en" / "2025-06" / "rejected_rows.csv")
     later = (rejected["reason"] == "after_analysis_month").sum()
     raw = pd.read_csv(small_agency_dir / "transactions.csv", parse_dates=["date"])
     assert later == (raw["date"] > "2025-06-30").sum()  # everything after June is set aside, and counted
@@ -120,7 +120,7 @@ def test_run_refuses_a_month_outside_the_data_before_any_notebook(workbook_root,
 def test_preparing_a_published_month_by_hand_takes_it_out_of_the_comparisons(workbook_root, small_agency_dir):
     files = resolve_inputs("agency", str(small_agency_dir / "transactions.csv"), "", "", "duckdb")
     prepare_month(files, "2025-12", config.default_settings())
-    processed.mark_published(workbook_root / "data" / "processed" / "2025-12", {"run": "test"})
+    processed.mark_published(workbook_root / "data" / "processed" / "agency" / "en" / "2025-12", {"run": "test"})
     assert processed.published_months() == ["2025-12"]
     prepare_month(files, "2025-12", config.default_settings())  # an analyst's session: no staged run
     assert processed.published_months() == []

@@ -95,16 +95,17 @@ def built(tmp_path_factory, small_agency_dir):
         variants = {"en": {"language": "en", "pseudonymise": False},
                     "de": {"language": "de", "pseudonymise": False},
                     "pseudo": {"language": "en", "pseudonymise": True}}
-        for position, (name, extra) in enumerate(variants.items()):
-            # the whole pipeline once, then only the report on the same processed files
-            notebooks = runner.list_notebooks() if position == 0 else report_notebook
+        for name, extra in variants.items():
+            # the whole pipeline in each language (cluster names and actions are worded in it), then the
+            # pseudonymised report again on the English processed files
+            notebooks = report_notebook if name == "pseudo" else runner.list_notebooks()
             runner.run_notebooks(MONTH, {**base, **extra}, notebooks=notebooks, log=lambda message: None)
-            published = root / "reports" / MONTH
+            published = root / "reports" / "agency" / extra["language"] / MONTH
             page = published / "report.html"  # the runner publishes NN_report as report.html
             if not page.exists():
                 page = published / "notebooks" / f"{REPORT}.html"
             shutil.copy(page, out / f"{name}.html")
-        available = {p.stem for p in (root / "data" / "processed" / MONTH).glob("*.parquet")}
+        available = {p.stem for p in (root / "data" / "processed" / "agency" / "en" / MONTH).glob("*.parquet")}
     return {"dir": out, "real_names": real_names, "available": available}
 
 
@@ -190,3 +191,45 @@ def test_pseudonymised_report_holds_no_real_names_or_ids(built):
         assert "Customer " in source
         plain = (built["dir"] / "en.html").read_text(encoding="utf-8")
         assert any(html.escape(name) in plain for name in built["real_names"]), "names expected without pseudonyms"
+
+
+#: words of one language that must not show in the other's report (the visible text, data names aside)
+ENGLISH_ONLY = ["Customers", "customers", "Revenue", "revenue", "Expected value", "likely lost", "Likely lost",
+                "Win back", "Grow with", "Develop", "Maintain", "Protect", "service level", "h/month", "What changed",
+                "Contents", "About this report", "transactions", "accounts", "clients", "per month", "next action",
+                "Loyal", "At Risk", "Hibernating", "quadrant", "months", "share of", "review", "Executive summary"]
+GERMAN_ONLY = ["Kunden", "Umsatz", "Erwarteter Wert", "Zurückgewinnen", "Mitwachsen", "Entwickeln", "Betreuen",
+               "Absichern", "Betreuungsstufe", "Std./Monat", "Inhalt", "Über diesen Bericht", "Monate", "nächste",
+               "Gefährdet", "Treue Kunden", "wahrscheinlich verloren", "Quadranten"]
+
+
+def _visible_text(browser: str, page: Path, real_names: list[str]) -> str:
+    probe, _ = _open(browser, page)
+    text = probe["text"]
+    for name in sorted(real_names, key=len, reverse=True):  # client names are data, in no language
+        text = text.replace(f"{EVIL}{TRAP} {name}", " ").replace(name, " ")
+    return text.replace(EVIL, " ").replace(TRAP, " ")
+
+
+@pytest.mark.parametrize("variant", ["de", "en"])
+def test_each_report_is_wholly_in_its_language(built, variant):
+    """Issue 14: no English word in the German report (service levels, table names, groups, formats), and
+    no German one in the English report."""
+    browser = _chromium()
+    text = _visible_text(browser, built["dir"] / f"{variant}.html", built["real_names"])
+    forbidden = ENGLISH_ONLY if variant == "de" else GERMAN_ONLY
+    # whole words only; a file's name (transactions.csv) is data, not a word of the report
+    found = sorted({word for word in forbidden if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-]|\.\w)", text)})
+    context = {word: text[max(0, text.find(word) - 60):text.find(word) + 60] for word in found[:5]}
+    assert found == [], f"{variant} report holds {found}: {context}"
+    if variant == "de":
+        # numbers and shares written the German way: no "0.5 h", no "20%" without its space
+        assert not re.search(r"\d+\.\d+ ?(Std|h)\b", text) and not re.search(r"\d%", text)
+
+
+def test_the_contents_link_to_every_section(built):
+    source = (built["dir"] / "en.html").read_text(encoding="utf-8")
+    anchors = re.findall(r'href="#([^"]+)"', source)
+    assert set(i18n.REPORT_SECTIONS) <= set(anchors)
+    missing = [anchor for anchor in anchors if f'id="{anchor}"' not in source]
+    assert missing == [], f"contents link to missing sections: {missing}"

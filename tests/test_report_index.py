@@ -6,7 +6,7 @@ import pandas as pd
 
 from helpers.core import artifacts as processed
 from helpers.core.config import settings_with
-from helpers.reporting import report_index
+from helpers.reporting import index_page, report_index
 
 
 def _month(root, month, with_rfm=True):
@@ -67,27 +67,36 @@ def test_key_figures_leave_out_what_is_missing_and_the_summary_says_so(workbook_
     assert "noch nicht verfügbar" in lines[-1]
 
 
-def test_index_lists_months_newest_first_with_figures_escaped_and_self_contained(workbook_root, tmp_path):
+def test_index_groups_data_sets_lists_languages_and_is_wholly_in_one_language(workbook_root, tmp_path):
+    """Issue 14: each data set its own section, each month its reports in every language, the page in one
+    language (group names from their keys), figures escaped, nothing loaded from the network."""
     _month(workbook_root, "2025-12")
     reports = tmp_path / "reports"
-    for month in ("2025-10", "2025-12"):
-        (reports / month / "notebooks").mkdir(parents=True)
-        (reports / month / "notebooks" / "05_report.html").write_text("<html></html>")
-    (reports / "2025-12" / "report.html").write_text("<html></html>")
-    report_index.write_key_figures("2025-12", reports / "2025-12", settings_with(currency="EUR"))
-    figures = json.loads((reports / "2025-12" / "key_figures.json").read_text())
-    figures["quadrants"] = {"<script>alert(1)</script>": 1}
-    (reports / "2025-12" / "key_figures.json").write_text(json.dumps(figures))
-    (reports / "2025-11").mkdir()  # no report: not published
+    figures_folder = reports / "agency" / "en" / "2025-12"
+    for name, language, month in (("agency", "en", "2025-10"), ("agency", "en", "2025-12"), ("agency", "de", "2025-12"),
+                                  ("shop", "de", "1998-06")):
+        (reports / name / language / month / "notebooks").mkdir(parents=True)
+        (reports / name / language / month / "notebooks" / "05_report.html").write_text("<html></html>")
+        (reports / name / language / month / "report.html").write_text("<html></html>")
+    report_index.write_key_figures("2025-12", figures_folder, settings_with(currency="EUR"))
+    figures = json.loads((figures_folder / "key_figures.json").read_text())
+    figures["groups"] = {"develop": 3, "win_back": 1}
+    (figures_folder / "key_figures.json").write_text(json.dumps(figures))
+    (reports / "shop" / "de" / "1998-06" / "key_figures.json").write_text(json.dumps({"currency": "<b>X</b>", "revenue": 5}))
+    (reports / "agency" / "en" / "2025-11").mkdir()  # no report: not published
     (reports / ".staging").mkdir()
-    page = report_index.build_index(reports).read_text(encoding="utf-8")
+    page = index_page.build_index(reports).read_text(encoding="utf-8")
+    assert page.index("Data set agency") < page.index("Data set shop")
     assert page.index("December 2025") < page.index("October 2025") and "November 2025" not in page
-    assert 'href="2025-12/report.html"' in page and 'href="2025-10/notebooks/05_report.html"' in page
-    assert "<script" not in page and "&lt;script&gt;" in page
+    assert 'href="agency/en/2025-12/report.html"' in page and 'href="agency/de/2025-12/report.html"' in page
+    assert ">English</a> · <a" in page and ">Deutsch</a>" in page
+    assert "Develop: 3<br>Win back: 1" in page
+    assert "<b>X</b>" not in page and "&lt;b&gt;X&lt;/b&gt;" in page
     assert "http://" not in page and "https://" not in page and "<link" not in page
     assert "€1,000" in page and "80%" in page
-    german = report_index.build_index(reports, language="de").read_text(encoding="utf-8")
-    assert "Dezember 2025" in german and "1.000 €" in german
+    german = index_page.build_index(reports, language="de").read_text(encoding="utf-8")
+    assert "Dezember 2025" in german and "1.000 €" in german and "Entwickeln: 3<br>Zurückgewinnen: 1" in german
+    assert "Develop" not in german and "Data set" not in german
 
 
 def test_tiles_are_escaped_html(workbook_root):

@@ -7,6 +7,7 @@ import os
 import nbformat
 import pytest
 
+from helpers.core import paths
 from helpers.pipeline import publishing, runner
 
 
@@ -34,7 +35,7 @@ def notebooks(tmp_path):
 def test_a_run_publishes_executed_notebooks_and_html(workbook_root, notebooks):
     good, _ = notebooks
     result = runner.run_notebooks("2025-03", {"month": "2025-03", "unknown": 1}, notebooks=[good], log=lambda m: None)
-    month_dir = workbook_root / "reports" / "2025-03"
+    month_dir = workbook_root / "reports" / "agency" / "en" / "2025-03"
     assert result.report_dir == month_dir
     executed = nbformat.read(month_dir / "executed" / "00_good.ipynb", as_version=4)
     outputs = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
@@ -51,22 +52,22 @@ def test_a_run_publishes_executed_notebooks_and_html(workbook_root, notebooks):
 def test_a_failed_run_names_notebook_and_cell_and_keeps_the_previous_report(workbook_root, notebooks):
     good, bad = notebooks
     runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=lambda m: None)
-    published = workbook_root / "reports" / "2025-03" / "notebooks" / "00_good.html"
+    published = workbook_root / "reports" / "agency" / "en" / "2025-03" / "notebooks" / "00_good.html"
     before = published.read_text()
     with pytest.raises(runner.PipelineError) as raised:
         runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good, bad], log=lambda m: None)
     message = str(raised.value)
     assert "01_bad.ipynb" in message and "cell" in message and "broken on purpose" in message
     assert published.read_text() == before  # the good report is untouched
-    assert not (workbook_root / "reports" / "2025-03" / "executed" / "01_bad.ipynb").exists()
-    kept = list((workbook_root / "reports" / ".failed").glob("2025-03-*/executed/01_bad.ipynb"))
+    assert not (workbook_root / "reports" / "agency" / "en" / "2025-03" / "executed" / "01_bad.ipynb").exists()
+    kept = list((workbook_root / "reports" / ".failed").glob("agency+en+2025-03-*/executed/01_bad.ipynb"))
     assert len(kept) == 1  # the failed notebook is kept for debugging
 
 
 def test_a_second_run_of_the_same_month_is_refused(workbook_root, notebooks):
     good, _ = notebooks
     with publishing.MonthLock("2025-04"):
-        with pytest.raises(runner.PipelineError, match=r"another run of 2025-04 is going \(process \d+"):
+        with pytest.raises(runner.PipelineError, match=r"another run of 2025-04 \(agency/en\) is going \(process \d+"):
             runner.run_notebooks("2025-04", {"month": "2025-04"}, notebooks=[good], log=lambda m: None)
     # released afterwards: the month runs
     runner.run_notebooks("2025-04", {"month": "2025-04"}, notebooks=[good], log=lambda m: None)
@@ -130,7 +131,7 @@ def test_a_killed_runs_leftovers_are_moved_to_failed_and_only_the_newest_failed_
 
     good, _ = notebooks
     for stamp in ("20240101T000000", "20240102T000000", "20240103T000000"):
-        run_id = f"2025-09-{stamp}-999999"
+        run_id = f"agency+en+2025-09-{stamp}-999999"
         (paths.report_staging_dir(run_id) / "executed").mkdir(parents=True)
         paths.processed_staging_dir(run_id).mkdir(parents=True)
         (paths.processed_staging_dir(run_id) / "customer_segments.parquet").write_text("half")
@@ -139,15 +140,15 @@ def test_a_killed_runs_leftovers_are_moved_to_failed_and_only_the_newest_failed_
     assert not list((workbook_root / "reports" / ".staging").iterdir())
     assert not list((workbook_root / "data" / "processed" / ".staging").iterdir())
     kept = sorted(p.name for p in (workbook_root / "reports" / ".failed").iterdir())
-    assert kept == ["2025-09-20240102T000000-999999", "2025-09-20240103T000000-999999"]
+    assert kept == ["agency+en+2025-09-20240102T000000-999999", "agency+en+2025-09-20240103T000000-999999"]
     assert (workbook_root / "reports" / ".failed" / kept[-1] / "processed" / "customer_segments.parquet").exists()
-    assert sum("left 2025-09-" in m for m in messages) == 3
+    assert sum("left agency+en+2025-09-" in m for m in messages) == 3
 
 
 def test_a_staging_folder_of_a_run_still_going_is_left_alone(workbook_root):
     from helpers.core import paths
 
-    run_id = "2025-10-20240101T000000-1"
+    run_id = "agency+en+2025-10-20240101T000000-1"
     paths.report_staging_dir(run_id).mkdir(parents=True)
     with publishing.MonthLock("2025-10"):
         assert publishing.clean_leftovers(5) == []
@@ -161,13 +162,13 @@ def test_a_failed_publish_names_the_fix_keeps_the_build_and_the_published_month(
 
     good, _ = notebooks
     runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=lambda m: None)
-    published = workbook_root / "reports" / "2025-03" / "run.log"
+    published = workbook_root / "reports" / "agency" / "en" / "2025-03" / "run.log"
     before = published.read_text()
-    processed_before = sorted(p.name for p in (workbook_root / "data" / "processed" / "2025-03").iterdir())
+    processed_before = sorted(p.name for p in (workbook_root / "data" / "processed" / "agency" / "en" / "2025-03").iterdir())
     real_rename = Path.rename
 
     def refuse_the_report(self, target):
-        if ".staging" in str(self) and Path(target) == workbook_root / "reports" / "2025-03":
+        if ".staging" in str(self) and Path(target) == workbook_root / "reports" / "agency" / "en" / "2025-03":
             raise PermissionError(13, "Permission denied", str(target))
         return real_rename(self, target)
 
@@ -177,8 +178,8 @@ def test_a_failed_publish_names_the_fix_keeps_the_build_and_the_published_month(
     monkeypatch.undo()
     assert "kept in" in str(raised.value) and "writable" in str(raised.value)
     assert published.read_text() == before  # the report, and the processed files with it, as they were
-    assert sorted(p.name for p in (workbook_root / "data" / "processed" / "2025-03").iterdir()) == processed_before
-    assert len(list((workbook_root / "reports" / ".failed").glob("2025-03-*/executed"))) == 1
+    assert sorted(p.name for p in (workbook_root / "data" / "processed" / "agency" / "en" / "2025-03").iterdir()) == processed_before
+    assert len(list((workbook_root / "reports" / ".failed").glob("agency+en+2025-03-*/executed"))) == 1
     assert not list((workbook_root / "reports" / ".staging").iterdir())
 
 
@@ -220,7 +221,7 @@ def test_report_notebook_becomes_report_html_and_exports_are_published(workbook_
     stale.parent.mkdir(parents=True)
     stale.write_text("from an earlier run")
     runner.run_notebooks("2025-06", {"month": "2025-06"}, notebooks=[writer, report], log=lambda m: None)
-    month_dir = workbook_root / "reports" / "2025-06"
+    month_dir = workbook_root / "reports" / "agency" / "en" / "2025-06"
     assert "summary for 2025-06" in (month_dir / "report.html").read_text()
     assert not (month_dir / "notebooks" / "05_report.html").exists()
     assert (month_dir / "notebooks" / "04_export.html").exists()
@@ -248,7 +249,7 @@ def test_a_run_stopped_by_sigterm_cleans_up(workbook_root, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-c", script, str(transactions)], env=dict(os.environ), stdout=subprocess.PIPE, text=True
     )
-    holder = workbook_root / "reports" / ".locks" / "2025-07.holder"
+    holder = workbook_root / "reports" / ".locks" / "t" / "en" / "2025-07.holder"  # the data set named after t.csv
     deadline = time.time() + 60
     while not holder.exists() and time.time() < deadline:
         time.sleep(0.2)
@@ -256,12 +257,12 @@ def test_a_run_stopped_by_sigterm_cleans_up(workbook_root, tmp_path):
     process.send_signal(signal.SIGTERM)
     printed = process.communicate(timeout=60)[0]
     assert process.returncode != 0
-    assert publishing.MonthLock("2025-07").acquire()  # released
+    assert publishing.MonthLock("2025-07", paths.Edition("t")).acquire()  # released
     assert "run 2025-07 stopped by SIGTERM during 00_slow: nothing was published" in printed
     assert "the notebooks run so far are in" in printed and ".failed" in printed
-    assert not (workbook_root / "reports" / "2025-07").exists()
-    assert list((workbook_root / "reports" / ".failed").glob("2025-07-*"))
-    assert not list((workbook_root / "reports" / ".staging").glob("2025-07-*"))
+    assert not list((workbook_root / "reports").glob("*/en/2025-07"))
+    assert list((workbook_root / "reports" / ".failed").glob("t+en+2025-07-*"))
+    assert not list((workbook_root / "reports" / ".staging").glob("agency+en+2025-07-*"))
 
 
 def test_a_run_killed_with_sigkill_damages_nothing(workbook_root, tmp_path):
@@ -296,7 +297,7 @@ def test_a_run_killed_with_sigkill_damages_nothing(workbook_root, tmp_path):
     process = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ), stdout=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     for line in process.stdout:
-        if "05_report ..." in line or time.time() > deadline:
+        if "[1/2] 00_write" in line or time.time() > deadline:
             break
     time.sleep(2)
     process.send_signal(signal.SIGKILL)
@@ -330,7 +331,7 @@ def test_a_run_of_some_notebooks_works_on_the_month_as_published(workbook_root, 
     )
     runner.run_notebooks("2025-06", {"month": "2025-06"}, notebooks=[writer, reader], log=lambda m: None)
     runner.run_notebooks("2025-06", {"month": "2025-06"}, notebooks=[reader], log=lambda m: None)
-    executed = nbformat.read(workbook_root / "reports" / "2025-06" / "executed" / "05_report.ipynb", as_version=4)
+    executed = nbformat.read(workbook_root / "reports" / "agency" / "en" / "2025-06" / "executed" / "05_report.ipynb", as_version=4)
     assert "customers: 3" in "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert len(artifacts.read_artifact("2025-06", "calibration_holdout")) == 3
     assert artifacts.published_months() == ["2025-06"]
@@ -356,7 +357,7 @@ def test_a_backfill_goes_on_after_a_failed_month_and_fails_at_the_end_naming_it(
     assert code == 2
     assert "2025-02 was not published" in printed.err and "broken in February" in printed.err
     assert "1 of 3 months were not published: 2025-02" in printed.err
-    assert sorted(p.name for p in (workbook_root / "reports").glob("2025-*")) == ["2025-01", "2025-03"]
+    assert sorted(p.name for p in (workbook_root / "reports").glob("*/en/2025-*")) == ["2025-01", "2025-03"]
 
 
 def test_a_rerun_of_the_month_moves_its_own_killed_runs_leftovers_and_restores_a_half_published_month(
@@ -365,13 +366,13 @@ def test_a_rerun_of_the_month_moves_its_own_killed_runs_leftovers_and_restores_a
     from helpers.core import paths
 
     good, _ = notebooks
-    run_id = "2025-03-20240101T000000-999999"
+    run_id = "agency+en+2025-03-20240101T000000-999999"
     paths.report_staging_dir(run_id).mkdir(parents=True)
     # a publish killed between its renames: the old report set aside, none in place
     runner.run_notebooks("2025-04", {"month": "2025-04"}, notebooks=[good], log=lambda m: None)
-    (workbook_root / "reports" / "2025-04").rename(workbook_root / "reports" / ".old-2025-04-x")
+    (workbook_root / "reports" / "agency" / "en" / "2025-04").rename(workbook_root / "reports" / "agency" / "en" / ".old-2025-04-x")
     runner.run_notebooks("2025-03", {"month": "2025-03"}, notebooks=[good], log=lambda m: None)
     assert not paths.report_staging_dir(run_id).exists()
     assert (workbook_root / "reports" / ".failed" / run_id).exists()
-    assert (workbook_root / "reports" / "2025-04" / "run.log").exists()
-    assert not (workbook_root / "reports" / ".old-2025-04-x").exists()
+    assert (workbook_root / "reports" / "agency" / "en" / "2025-04" / "run.log").exists()
+    assert not (workbook_root / "reports" / "agency" / "en" / ".old-2025-04-x").exists()

@@ -1,4 +1,5 @@
-"""The files that notebooks hand to each other: data/processed/<YYYY-MM>/<name>.parquet.
+"""The files that notebooks hand to each other: data/processed/<name>/<language>/<YYYY-MM>/<file>.parquet
+(one folder per month of the edition being worked on, see helpers.core.paths).
 
 One place for the names, so that a notebook's inputs and outputs are stated once and spelled alike.
 """
@@ -103,8 +104,8 @@ def unmark_published(month: str) -> None:
 
 
 def month_folders() -> list[Path]:
-    """The month folders in data/processed/ (published or prepared by hand), oldest first."""
-    root = paths.processed_root()
+    """The edition's month folders in data/processed/ (published or prepared by hand), oldest first."""
+    root = paths.edition_processed_dir()
     if not root.exists():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and _MONTH.match(p.name))

@@ -23,6 +23,7 @@ class InputFiles:
     transactions: Path | str  # str: a table name or cluster path that Spark reads (engine spark)
     accounts: Path | None
     service_map: Path | None
+    name: str = paths.DEFAULT_NAME  # the data set's name: its months are kept apart from other data sets'
 
     def as_dict(self) -> dict[str, Path | None]:
         return {"transactions": self.transactions, "accounts": self.accounts, "service_map": self.service_map}
@@ -73,7 +74,25 @@ def resolve_inputs(
             return path
         return _find_table(directory, table) if directory is not None else None
 
-    return InputFiles(transactions, optional(accounts_path, "accounts"), optional(service_map_path, "service_map"))
+    return InputFiles(transactions, optional(accounts_path, "accounts"), optional(service_map_path, "service_map"),
+                      name=dataset_name(dataset, transactions_path))
+
+
+def dataset_name(dataset: str = "agency", transactions_path: str | Path | None = "", given: str = "") -> str:
+    """The name a data set's months are published under: the one given, else the bundled data set's, else
+    one taken from the transactions (the file's name, or its folder's when the file is just called
+    "transactions"; a table's name), so that the same input always lands in the same place."""
+    if given:
+        return paths.safe_name(given)
+    if not transactions_path:
+        return paths.safe_name(dataset)
+    text = str(transactions_path)
+    if is_remote_source(text) and not Path(text).exists():
+        return paths.safe_name(text.rstrip("/").rsplit("/", 1)[-1])
+    path = Path(text)
+    stem = path.stem
+    generic = stem.lower() in TABLE_FILES or stem.lower().startswith("transaction")
+    return paths.safe_name(path.resolve().parent.name if generic and path.resolve().parent.name else stem)
 
 
 def resolve_month(month: str | None, last_transaction_date) -> str:

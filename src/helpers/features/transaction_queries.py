@@ -76,6 +76,14 @@ def revenue_by_month(source: Source) -> pd.DataFrame:
     return table.astype({"revenue": "float64", "rows": "int64", "customers": "int64"})
 
 
+def recent_months(source: Source, month: str, months: int = 24) -> pd.DataFrame:
+    """:func:`revenue_by_month` for the ``months`` calendar months up to and including ``month`` (fewer
+    when the data start later; months without rows show as zero)."""
+    table = revenue_by_month(source)
+    end = pd.Period(month, freq="M")
+    return table[(table.index <= end) & (table.index > end - months)]
+
+
 def month_activity(source: Source, month: str) -> dict:
     """Revenue and active customers within one calendar month (YYYY-MM)."""
     start = pd.Period(month, freq="M").start_time

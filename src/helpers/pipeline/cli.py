@@ -4,13 +4,14 @@ contract retention."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from helpers import __version__
-from helpers.core import periods
+from helpers.core import paths, periods
 from helpers.core.errors import UsageError, WorkbookError
 
 
@@ -20,6 +21,11 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", default="", help="accounts file (optional)")
     parser.add_argument("--service-map", default="", help="service map file (optional)")
     parser.add_argument("--config", default="", help="settings file (default config/settings.yaml)")
+    parser.add_argument(
+        "--name", default="",
+        help="the data set's name: its months are published apart from other data sets' (default: the bundled "
+             "data set's name, or one taken from the transactions file)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -29,6 +35,8 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = config.load_settings(args.config or None)
     files = inputs.resolve_inputs(args.dataset, args.transactions, args.accounts, args.service_map, args.engine)
+    if args.name:
+        files = dataclasses.replace(files, name=inputs.dataset_name(given=args.name))
     if args.from_month or args.to_month:
         if not (args.from_month and args.to_month):
             raise UsageError("--from and --to go together (e.g. --from 2025-01 --to 2025-12)")
@@ -44,9 +52,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"no --month given: using the latest complete month in the data, {months[0]}")
     preparation.check_months(months, covered, files.transactions)
     failed: list[str] = []
-    for month in months:
+    published: list[runner.RunResult] = []
+    for position, month in enumerate(months):
         parameters = {
             "month": month,
+            "name": files.name,
             "dataset": args.dataset,
             "transactions_path": str(files.transactions.resolve()) if isinstance(files.transactions, Path)
             else files.transactions,
@@ -57,6 +67,8 @@ def _run(args: argparse.Namespace) -> int:
             "language": args.language,
             "pseudonymise": args.pseudonymise,
         }
+        if position == 0:
+            _build_history(month, parameters, covered.months)
         try:
             result = runner.run_notebooks(month, parameters)
         except runner.PipelineError as error:
@@ -66,13 +78,37 @@ def _run(args: argparse.Namespace) -> int:
             print(f"workbook run: {month} was not published: {error}", file=sys.stderr)
             failed.append(month)
             continue
-        print(f"published {result.report_dir}")
+        published.append(result)
+    for result in published:
+        print(f"report: {result.report}")
+    if published:
+        print(f"index:  {paths.reports_dir() / 'index.html'}")
     if failed:
         raise runner.PipelineError(
             f"{len(failed)} of {len(months)} months were not published: {', '.join(failed)} (the reasons are above); "
             f"the others were. Run a month again with --month once it is fixed"
         )
     return 0
+
+
+def _build_history(month: str, parameters: dict, covered: list[str]) -> None:
+    """A first run also builds the month before (without a report), so that its report already says who
+    moved between segments and quadrants since then; when that fails, the month itself still runs."""
+    from helpers.pipeline import runner
+
+    previous = runner.history_month(month, parameters, covered)
+    if previous is None:
+        return
+    print(f"building {previous} first, without a report, so that the report of {month} can say what changed "
+          "since then ...", flush=True)
+    try:
+        built = runner.run_notebooks(previous, {**parameters, "month": previous}, history=True,
+                                     log=lambda line: None)
+        print(f"built {previous} in {sum(built.seconds.values()):.1f} s")
+    except runner.PipelineError as error:
+        first_line = str(error).splitlines()[0]
+        print(f"workbook run: {previous} could not be built for the comparison ({first_line}); the report of "
+              f"{month} will say that there is nothing to compare with yet", file=sys.stderr)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -124,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run every notebook for a month and publish reports/<YYYY-MM>/")
+    run = commands.add_parser("run", help="run every notebook for a month and publish reports/<name>/<language>/<YYYY-MM>/")
     run.add_argument("--month", default="", help="analysis month YYYY-MM (default: latest complete month)")
     run.add_argument("--from", dest="from_month", default="", help="first month of a backfill")
     run.add_argument("--to", dest="to_month", default="", help="last month of a backfill")

@@ -128,6 +128,9 @@ def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str
         month = latest_month(files, settings, engine)
         notes.append(f"No month was given: the latest complete month in the data is {month}.")
     month = resolve_month(month, None)
+    if paths.staged_run() is None:
+        # an analyst's session: the later notebooks open this data set's months, apart from other data sets'
+        paths.use_edition(paths.Edition(files.name, "en"))
     cutoff = periods.month_end(month)
     folder = paths.processed_dir(month)
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,7 +164,7 @@ def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str
     if seen["rows"] == 0:
         raise UsageError(
             f"{files.transactions}: no transaction is left for {month} after validation; "
-            f"see data/processed/{month}/rejected_rows.csv for the reasons"
+            f"see rejected_rows.csv in {paths.published_processed_dir(month)} for the reasons"
         )
     currency = data_currency(accepted, settings.currency, files.transactions)
     unit_days = settings.summary.unit_days

@@ -1,6 +1,8 @@
 """Building a month out of sight and publishing it at once.
 
-A run builds its month in two staging folders, ``reports/.staging/<run id>/`` (the report, the notebooks'
+A month belongs to an edition (a data set's name and a language, see helpers.core.paths): it is published
+to ``data/processed/<name>/<language>/<YYYY-MM>/`` and ``reports/<name>/<language>/<YYYY-MM>/``, so runs of
+other data sets or languages never replace it. A run builds its month in two staging folders, ``reports/.staging/<run id>/`` (the report, the notebooks'
 HTML, the exports) and ``data/processed/.staging/<run id>/`` (the processed files), each beside the tree it
 is published into, so that publishing is a rename on one file system. While the notebooks run, the
 environment variable WORKBOOK_STAGE points the month's processed files and exports there
@@ -13,7 +15,7 @@ A run that fails, is stopped or cannot publish keeps its build in ``reports/.fai
 processed files under ``processed/``); only the newest ``run.keep_failed_runs`` of them are kept. Staging
 folders left by a killed run are moved there at the next start.
 
-One run per month at a time: an operating-system file lock (filelock), which the system releases when the
+One run per month and edition at a time: an operating-system file lock (filelock), which the system releases when the
 holding process dies, so a killed run never blocks the next one, whatever its lock file says.
 """
 
@@ -34,28 +36,45 @@ import filelock
 from helpers.core import artifacts, paths
 from helpers.core.errors import WorkbookError
 
-_RUN_ID = re.compile(r"^(?P<month>\d{4}-\d{2})-\d{8}T\d{6}-\d+$")
+_RUN_ID = re.compile(
+    r"^(?P<name>[A-Za-z0-9._-]+)\+(?P<language>[a-z]{2})\+(?P<month>\d{4}-\d{2})-(?P<stamp>\d{8}T\d{6})-\d+$"
+)
 
 
 class PipelineError(WorkbookError, RuntimeError):
     """A run that did not publish; the message says which notebook and cell, and where its output is."""
 
 
-def new_run_id(month: str) -> str:
-    return f"{month}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+def new_run_id(month: str, edition: paths.Edition | None = None) -> str:
+    edition = edition or paths.edition()
+    return (f"{edition.name}+{edition.language}+{month}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-"
+            f"{os.getpid()}")
+
+
+def run_edition(run_id: str) -> tuple[paths.Edition, str] | None:
+    """The edition and month a run id belongs to (None for a folder that is not a run's)."""
+    match = _RUN_ID.match(run_id)
+    if match is None:
+        return None
+    try:
+        return paths.Edition(match["name"], match["language"]), match["month"]
+    except ValueError:
+        return None
 
 
 # --------------------------------------------------------------------------------------------------
 # one run per month
 # --------------------------------------------------------------------------------------------------
 class MonthLock:
-    """Refuse a second run of the same month while one is going.
+    """Refuse a second run of the same month and edition while one is going.
 
-    The lock is an OS file lock on ``reports/.locks/<month>.lock``: atomic, and released by the system when
-    the process ends however it ends. Who holds it is written to ``<month>.holder`` for the message only."""
+    The lock is an OS file lock on ``reports/.locks/<name>/<language>/<month>.lock``: atomic, and released by
+    the system when the process ends however it ends. Who holds it is written to ``<month>.holder`` for the
+    message only."""
 
-    def __init__(self, month: str):
-        folder = paths.reports_dir() / ".locks"
+    def __init__(self, month: str, edition: paths.Edition | None = None):
+        self.edition = edition or paths.edition()
+        folder = paths.reports_dir() / ".locks" / self.edition.folder
         self.path = folder / f"{month}.lock"
         self.holder = folder / f"{month}.holder"
         self.month = month
@@ -81,7 +100,8 @@ class MonthLock:
         if not self.acquire():
             holder = self.holder.read_text(encoding="utf-8").strip() if self.holder.exists() else "unknown"
             raise PipelineError(
-                f"another run of {self.month} is going (process {holder}); wait for it to finish"
+                f"another run of {self.month} ({self.edition}) is going (process {holder}); wait for it to "
+                "finish"
             )
         self.holder.write_text(f"{os.getpid()} since {dt.datetime.now().isoformat(timespec='seconds')}\n",
                                encoding="utf-8")
@@ -116,6 +136,12 @@ class Build:
         build = cls(month, new_run_id(month))
         build.report.mkdir(parents=True)
         published = paths.published_processed_dir(month)
+        if from_published and not published.is_dir():
+            # the report in another language: the same data set's month as published in a language it has
+            edition = paths.edition()
+            others = [paths.published_processed_dir(month, paths.Edition(edition.name, language))
+                      for language in paths.LANGUAGES if language != edition.language]
+            published = next((folder for folder in others if folder.is_dir()), published)
         if from_published and published.is_dir():
             shutil.copytree(published, build.processed, ignore=shutil.ignore_patterns(artifacts.PUBLISHED))
         else:
@@ -126,27 +152,29 @@ class Build:
     def staged(self) -> Iterator[None]:
         """While inside, this process and the notebook kernels it starts read and write the month's
         processed files and exports in the staging folders."""
-        before = os.environ.get(paths.STAGE_ENV)
-        os.environ[paths.STAGE_ENV] = f"{self.month}/{self.run_id}"
-        try:
+        with paths.environment_set(paths.STAGE_ENV, f"{self.month}/{self.run_id}"):
             yield
-        finally:
-            if before is None:
-                os.environ.pop(paths.STAGE_ENV, None)
-            else:
-                os.environ[paths.STAGE_ENV] = before
 
-    def publish(self) -> Path:
-        """Processed files and report into place together; the previous ones are removed only afterwards."""
-        artifacts.mark_published(self.processed, {"run": self.run_id})
+    def publish(self, with_report: bool = True) -> Path:
+        """Processed files and report into place together; the previous ones are removed only afterwards.
+        Without the report (``with_report=False``: a month built only as the history that the next month is
+        compared with) only the processed files are published, and the staged report folder is dropped."""
+        artifacts.mark_published(self.processed, {"run": self.run_id, "with_report": with_report})
         processed_target = paths.published_processed_dir(self.month)
-        report_target = paths.reports_dir() / self.month
+        report_target = paths.published_report_dir(self.month)
+        processed_target.parent.mkdir(parents=True, exist_ok=True)
         old_processed = _set_aside(processed_target, self.run_id)
         try:
             self.processed.rename(processed_target)
         except OSError:
             _restore(old_processed, processed_target)
             raise
+        if not with_report:
+            shutil.rmtree(self.report, ignore_errors=True)
+            if old_processed is not None:
+                shutil.rmtree(old_processed, ignore_errors=True)
+            return processed_target
+        report_target.parent.mkdir(parents=True, exist_ok=True)
         old_report = _set_aside(report_target, self.run_id)
         try:
             self.report.rename(report_target)
@@ -222,9 +250,10 @@ def clean_leftovers(keep_failed: int, holding: str | None = None) -> list[Path]:
     moved = []
     run_ids = {p.name for root in (paths.reports_dir(), paths.processed_root())
                for p in _children(root / ".staging")}
+    own = (paths.edition(), holding)
     for run_id in sorted(run_ids):
-        match = _RUN_ID.match(run_id)
-        lock = MonthLock(match["month"]) if match and match["month"] != holding else None
+        belongs = run_edition(run_id)
+        lock = MonthLock(belongs[1], belongs[0]) if belongs and belongs != own else None
         if lock is not None and not lock.acquire():
             continue  # a run of that month is going: its staging folder is in use
         try:
@@ -241,14 +270,19 @@ def clean_leftovers(keep_failed: int, holding: str | None = None) -> list[Path]:
 def _restore_set_aside(holding: str | None) -> None:
     """A publish killed between its renames leaves `.old-<month>-<run>` folders: put a missing month back,
     remove the ones whose month is in place again."""
+    own = paths.edition()
     for root in (paths.reports_dir(), paths.processed_root()):
-        for aside in (p for p in _children(root) if p.name.startswith(".old-")):
+        for aside in (p for p in root.glob("*/*/.old-*") if p.is_dir()):
             month = aside.name[len(".old-"):len(".old-") + 7]
-            lock = MonthLock(month) if month != holding else None
+            try:
+                edition = paths.Edition(aside.parent.parent.name, aside.parent.name)
+            except ValueError:
+                continue
+            lock = MonthLock(month, edition) if (edition, month) != (own, holding) else None
             if lock is not None and not lock.acquire():
                 continue
             try:
-                target = root / month
+                target = aside.parent / month
                 if target.exists():
                     shutil.rmtree(aside, ignore_errors=True)
                 else:
@@ -266,8 +300,8 @@ def prune_failed(keep: int) -> None:
 
 
 def _stamp(run_id: str) -> str:
-    parts = run_id.split("-")
-    return parts[2] if len(parts) >= 4 else ""
+    match = _RUN_ID.match(run_id)
+    return match["stamp"] if match else ""
 
 
 def _children(folder: Path) -> list[Path]:

@@ -120,19 +120,24 @@ def weights_reading(weights: pd.DataFrame) -> str:
     return "What the scores are made of - strongest: " + ", ".join(f"{c} for {a}" for a, c in top.items())
 
 
-def top_opportunities(result: PotentialResult, n: int = 15, quadrants: Sequence[str] = ("develop", "expand")) -> pd.DataFrame:
-    """The live customers of the given quadrants in quadrant order (Develop first), each quadrant by upsell
-    score, ties by value at stake (expected value), then growth score and revenue of the last 12 months;
-    with the reasons."""
-    table = result.table
+#: the groups with high cross- and upsell potential: where there is more to sell
+OPPORTUNITY_GROUPS = ("develop", "expand")
+_OPPORTUNITY_KEYS = ["value_at_stake", "upsell_score", "growth_score", "revenue_12m"]
+
+
+def top_opportunities(table: PotentialResult | pd.DataFrame, n: int = 15,
+                      quadrants: Sequence[str] = OPPORTUNITY_GROUPS) -> pd.DataFrame:
+    """The ``n`` live customers of the given quadrants (by quadrant key; the likely lost are in the win-back
+    group, never here) with the most money at stake: value_at_stake, the expected value where the model gave
+    one, else the revenue of the last 12 months; ties by upsell score, then growth score and revenue of the
+    last 12 months. ``table``: :attr:`PotentialResult.table` or the month's customer_segments, so that
+    notebook 04 and the report list the same clients."""
+    table = table.table if isinstance(table, PotentialResult) else table
     rows = np.flatnonzero(table["quadrant_key"].isin(quadrants).to_numpy())
     # sort only the keys, then take the first n rows whole: sorting every column of half a million
     # customers takes seconds
-    keys = table[["quadrant_key", "upsell_score", "value_at_stake", "growth_score", "revenue_12m"]].iloc[rows]
-    keys = keys.reset_index(drop=True)
-    keys["_order"] = keys["quadrant_key"].map({q: i for i, q in enumerate(quadrants)})
-    keys = keys.sort_values(["_order", "upsell_score", "value_at_stake", "growth_score", "revenue_12m"],
-                            ascending=[True, False, False, False, False], kind="stable", na_position="last")
+    keys = table[[c for c in _OPPORTUNITY_KEYS if c in table]].iloc[rows].reset_index(drop=True)
+    keys = keys.sort_values(list(keys.columns), ascending=False, kind="stable", na_position="last")
     return table.iloc[rows[keys.index[:n]]]
 
 

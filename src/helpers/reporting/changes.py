@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from helpers.clv.valuation import likely_lost
 from helpers.core import artifacts as processed
 from helpers.core import paths
+from helpers.potential import summaries
 from helpers.reporting import i18n
 from helpers.reporting.plots.common import new_figure
 
@@ -235,21 +236,28 @@ def attention_table(segments: pd.DataFrame) -> pd.DataFrame:
                   "value_at_stake"]].reset_index(drop=True)
 
 
+OPPORTUNITY_GROUPS = summaries.OPPORTUNITY_GROUPS
+
+
 def largest_opportunities(segments: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """The ``top`` customers with the most cross- and upsell potential (ties: the value at stake - the
-    expected value, CLTV - then growth potential), with their quadrant and next action. The likely lost
-    (clv.valuation.likely_lost, as scored) are no opportunity: they need a retention call first and are left
-    out."""
-    keys = [c for c in ("upsell_score", "cltv", "growth_score") if c in segments]
-    if not keys:
-        return segments.head(0)
-    if "likely_lost" in segments:
-        segments = segments[~segments["likely_lost"].astype(bool)]
-    elif "p_alive" in segments:
-        segments = segments[~likely_lost(segments["p_alive"])]
-    columns = [c for c in ("customer_id", "name", "quadrant", "upsell_score", "growth_score", "cltv",
-                           "service_level", "next_action") if c in segments]
-    ranked = segments.sort_values(keys, ascending=False, kind="stable", na_position="last")[columns].head(top)
+    """The ``top`` opportunities of :func:`helpers.potential.summaries.top_opportunities` (live clients with
+    high cross- and upsell potential by money at stake, as in notebook 04) with their group, value at stake,
+    scores and next action. An older export without quadrant keys ranks its live clients by upsell potential
+    and CLTV; the likely lost (clv.valuation.likely_lost, as scored) are never an opportunity."""
+    if "quadrant_key" in segments and "value_at_stake" in segments:
+        ranked = summaries.top_opportunities(segments, top)
+    else:
+        if "likely_lost" in segments:
+            segments = segments[~segments["likely_lost"].astype(bool)]
+        elif "p_alive" in segments:
+            segments = segments[~likely_lost(segments["p_alive"])]
+        keys = [c for c in ("upsell_score", "cltv", "growth_score") if c in segments]
+        if not keys:
+            return segments.head(0)
+        ranked = segments.sort_values(keys, ascending=False, kind="stable", na_position="last").head(top)
+    columns = [c for c in ("customer_id", "name", "quadrant", "value_at_stake", "cltv", "upsell_score", "growth_score",
+                           "next_action") if c in ranked and not (c == "cltv" and "value_at_stake" in ranked)]
+    ranked = ranked[columns]
     # a column without any value (e.g. names when no accounts file was given) says nothing
     empty = [c for c in ranked.columns if c != "customer_id" and (ranked[c].isna() | (ranked[c].astype(str) == "")).all()]
     return ranked.drop(columns=empty).reset_index(drop=True)

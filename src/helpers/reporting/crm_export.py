@@ -7,7 +7,7 @@ and the potential scores into :data:`EXPORT_COLUMNS`, one row per customer of th
 twice, or the export holds a customer the summary does not know.
 
 :func:`write_export` saves it as the artifact ``customer_segments`` (Parquet, in
-``data/processed/<YYYY-MM>/``) and as ``customer_segments.csv`` (UTF-8 with byte-order mark, so that
+``data/processed/<name>/<language>/<YYYY-MM>/``) and as ``customer_segments.csv`` (UTF-8 with byte-order mark, so that
 Excel shows umlauts right) and ``customer_segments.xlsx`` in :func:`export_folder`: published with the
 month's report, or, in a pseudonymised run, kept beside the Parquet file (the export holds the real ids and
 names, which a pseudonymised publication must not).
@@ -52,6 +52,8 @@ EXPORT_COLUMNS: list[str] = [
     "p_alive",
     "cluster_name",
     "funnel_maturity",
+    "revenue_12m",
+    "value_at_stake",
     "upsell_score",
     "growth_score",
     "quadrant",
@@ -61,9 +63,11 @@ EXPORT_COLUMNS: list[str] = [
     "hours_per_month",
     "next_action",
     "reasons",
+    "quadrant_key",
+    "attention_key",
 ]
 TEXT_COLUMNS = ("customer_id", "name", "rfm_segment", "abc_class", "cluster_name", "quadrant", "attention",
-                "service_level", "next_action", "reasons")
+                "service_level", "next_action", "reasons", "quadrant_key", "attention_key")
 FILE_STEM = "customer_segments"
 # first characters that make a spreadsheet read a cell as a formula (OWASP), and the quote that neutralises
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -130,15 +134,19 @@ def build_export(
     else:
         out["funnel_maturity"] = np.nan
     part = _by_customer(
-        potential, ["upsell_score", "growth_score", "quadrant", "likely_lost", "attention", "service_level",
-                    "hours_per_month", "next_action", "reasons"], ids
+        potential, ["revenue_12m", "value_at_stake", "upsell_score", "growth_score", "quadrant", "likely_lost",
+                    "attention", "service_level", "hours_per_month", "next_action", "reasons", "quadrant_key",
+                    "attention_key"], ids
     )
+    for column in ("revenue_12m", "value_at_stake"):
+        out[column] = pd.to_numeric(part[column], errors="coerce").astype("float64").round(2)
     out["upsell_score"] = pd.to_numeric(part["upsell_score"], errors="coerce").astype("float64").round(1)
     out["growth_score"] = pd.to_numeric(part["growth_score"], errors="coerce").astype("float64").round(1)
     out["hours_per_month"] = pd.to_numeric(part["hours_per_month"], errors="coerce").astype("float64")
     # the one likely-lost rule (clv.valuation.likely_lost) as scored; a customer without a score is not lost
     out["likely_lost"] = part["likely_lost"].astype("boolean").fillna(False).astype(bool)
-    for column in ("quadrant", "attention", "service_level", "next_action", "reasons"):
+    for column in ("quadrant", "attention", "service_level", "next_action", "reasons", "quadrant_key",
+                   "attention_key"):
         out[column] = _text(part[column])
     out = out.reset_index()[EXPORT_COLUMNS]
     for column in TEXT_COLUMNS:
@@ -187,8 +195,8 @@ class ExportFiles:
             else f" (no Excel workbook: {customers:,} rows is more than the {XLSX_MAX_ROWS:,} it is written for)"
         )
         where = (
-            f"published with the month's report in `reports/{month}/`" if self.published else
-            f"kept in `data/processed/{month}/`: they hold the real ids and names, so a pseudonymised run does "
+            f"published with the month's report in `reports/{paths.edition().folder}/{month}/`" if self.published else
+            f"kept in `data/processed/{paths.edition().folder}/{month}/`: they hold the real ids and names, so a pseudonymised run does "
             "not publish them"
         )
         return (

@@ -13,6 +13,7 @@ otherwise they stay as written.
 
 from __future__ import annotations
 
+import html
 import string
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -200,3 +201,39 @@ def translate_frame(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFr
     return out
 
 
+
+
+MATRIX_WORDS = ("title", "subtitle", "sampled", "corner", "lost", "moved", "x", "y")
+
+
+def matrix_words(language: str = "en") -> dict[str, str]:
+    """The potential matrix's words (helpers.potential.matrix_view.WORDS) in ``language``."""
+    texts = TEXTS[check_language(language)]
+    return {word: texts[f"matrix_{word}"] for word in MATRIX_WORDS}
+
+
+#: the report's sections in their order: anchor -> the text key of its heading
+REPORT_SECTIONS: dict[str, str] = {
+    "summary": "summary_heading", "matrix": "section_matrix", "changes": "changes_heading", "rfm": "section_rfm",
+    "abc": "section_abc", "cltv": "section_cltv", "clusters": "section_clusters", "quadrants": "section_quadrants",
+    "backtest": "section_backtest", "about": "footer_heading",
+}
+TABLE_NAMES = ("transactions", "accounts", "service_map")
+
+
+def heading(section: str, language: str = "en", level: int = 2) -> str:
+    """A section's heading as HTML with a fixed anchor (``id``), which the contents link to."""
+    return f'<h{level} id="{html.escape(section)}">{html.escape(t(REPORT_SECTIONS[section], language))}</h{level}>'
+
+
+def contents_html(language: str = "en", sections: Iterable[str] | None = None) -> str:
+    """The table of contents: a link to each section's heading (:func:`heading`)."""
+    items = "".join(f'<li><a href="#{html.escape(key)}">{html.escape(t(REPORT_SECTIONS[key], language))}</a></li>'
+                    for key in (sections or REPORT_SECTIONS))
+    return (f'<nav class="contents"><strong>{html.escape(t("toc_heading", language))}</strong>'
+            f'<ol style="columns:2;margin:4px 0 0">{items}</ol></nav>')
+
+
+def table_names(language: str = "en") -> dict[str, str]:
+    """The input tables' names (transactions, accounts, service_map) in ``language``."""
+    return {name: t(f"table_{name}", language) for name in TABLE_NAMES}

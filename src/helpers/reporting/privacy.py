@@ -16,7 +16,7 @@ itself), from the file named by ``WORKBOOK_PSEUDONYM_SALT_FILE``, or from the de
 owner only) the first time it is needed. A salt file inside the repository is refused: it would end up in
 git. Keep the salt file when moving the scheduled run to another machine, or the aliases change.
 The CRM export keeps the real values (it is for the CRM); a pseudonymised run therefore leaves its CSV and
-Excel files in ``data/processed/<YYYY-MM>/`` instead of publishing them with the report
+Excel files in ``data/processed/<name>/<language>/<YYYY-MM>/`` instead of publishing them with the report
 (:func:`helpers.reporting.crm_export.export_folder`).
 
 **Escaping.** Text from the data (client names, industries, next actions) must appear as text, never as

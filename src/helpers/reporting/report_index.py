@@ -1,10 +1,9 @@
-"""Key figures of a month and the index of all published months.
+"""Key figures of a month, in numbers, words and tiles.
 
-``key_figures(month)`` computes a month's figures from its processed artifacts (whatever exists of them),
-``write_key_figures(month, folder)`` saves them as ``key_figures.json`` next to the report, and
-``build_index(reports_dir)`` writes ``reports/index.html``: every published month, newest first, with its
-figures and a link to its report. The page is one self-contained file (inline CSS, no script, nothing
-loaded from the network) and everything taken from the data is escaped.
+``key_figures(month)`` computes a month's figures from its processed artifacts (whatever exists of them) and
+``write_key_figures(month, folder)`` saves them as ``key_figures.json`` next to the report, where the index of
+all reports (helpers.reporting.index_page) reads them. Names of groups are stored by key, so that any page
+can name them in its own language.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +21,14 @@ import pyarrow.parquet as pq
 from helpers import __version__
 from helpers.clv.valuation import likely_lost
 from helpers.core import artifacts as processed
-from helpers.core import paths
 from helpers.core.config import Settings, default_settings
 from helpers.features import transaction_queries
-from helpers.potential import backtest
+from helpers.potential import backtest, service_levels
 from helpers.reporting import i18n
 from helpers.reporting.privacy import safe_text
 
 KEY_FIGURES = "key_figures.json"
 REPORT = "report.html"
-REPORT_NOTEBOOK = "05_report.html"
-_MONTH_DIR = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -120,7 +115,8 @@ def key_figures(month: str, settings: Settings | None = None) -> dict[str, Any]:
         present = set(pq.read_schema(processed.artifact_path(month, "customer_segments")).names)
         segments = processed.read_artifact(
             month, "customer_segments",
-            [c for c in ("quadrant", "likely_lost", "attention", "service_level", "hours_per_month") if c in present]
+            [c for c in ("quadrant", "quadrant_key", "likely_lost", "attention", "service_level", "hours_per_month")
+             if c in present]
         )
         # the four quadrants hold the live clients; with the likely lost they add up to the customers
         live = segments
@@ -129,6 +125,10 @@ def key_figures(month: str, settings: Settings | None = None) -> dict[str, Any]:
             figures["likely_lost"] = int(lost.sum())
             live = segments[~lost]
         figures["quadrants"] = _counts(live, "quadrant")
+        if "quadrant_key" in segments:
+            figures["groups"] = _counts(segments, "quadrant_key")
+            accounts = processed.read_artifact(month, "accounts") if processed.has_artifact(month, "accounts") else None
+            figures["profile"] = service_levels.advice_profile(settings, accounts)
         if "service_level" in segments:
             by = "attention" if "attention" in segments else "quadrant"
             pairs = segments[[by, "service_level"]].astype("object").drop_duplicates(by)
@@ -171,8 +171,21 @@ def _quadrant_list(quadrants: dict[str, int], labels: dict[str, str], language: 
     )
 
 
-def summary_lines(figures: dict[str, Any], language: str = "en", labels: dict[str, str] | None = None) -> list[str]:
-    """The executive summary as short Markdown sentences, one per available figure."""
+def group_counts(figures: dict[str, Any], settings: Settings | None, language: str) -> list[tuple[str, int]]:
+    """(name, customers) of every group of the potential matrix (the four quadrants' live clients, then the
+    win-back group), in the groups' order and named in ``language``."""
+    counts = figures.get("groups")
+    if not isinstance(counts, dict):
+        return []
+    profile = figures.get("profile") if figures.get("profile") in service_levels.PROFILES else "agency"
+    names = service_levels.group_names(settings, language, profile)
+    return [(names.get(key, key), int(counts[key])) for key in service_levels.GROUP_ORDER if key in counts]
+
+
+def summary_lines(figures: dict[str, Any], language: str = "en", labels: dict[str, str] | None = None,
+                  settings: Settings | None = None) -> list[str]:
+    """The executive summary as short Markdown sentences, one per available figure (no model names: those
+    are in "About this report")."""
     labels = labels or {}
     currency = figures.get("currency", "EUR")
     money = lambda value: i18n.money(value, currency, language)  # noqa: E731
@@ -203,7 +216,7 @@ def summary_lines(figures: dict[str, Any], language: str = "en", labels: dict[st
     if "total_cltv" in figures:
         lines.append(i18n.t(
             "summary_cltv", language, horizon=figures.get("horizon_months", 12), total_cltv=money(figures["total_cltv"]),
-            mean_cltv=money(figures["mean_cltv"]), model=safe_text(figures.get("cltv_model") or "-"),
+            mean_cltv=money(figures["mean_cltv"]),
             interval=i18n.t(
                 "summary_cltv_interval", language, level=i18n.percent(figures["cltv_interval"], language),
                 low=money(figures["total_cltv_low"]), high=money(figures["total_cltv_high"]),
@@ -219,7 +232,11 @@ def summary_lines(figures: dict[str, Any], language: str = "en", labels: dict[st
             "summary_likely_lost", language, likely_lost=i18n.number(figures["likely_lost"], language),
             likely_lost_share=i18n.percent(figures["likely_lost_share"], language),
         ))
-    if figures.get("quadrants"):
+    groups = group_counts(figures, settings, language)
+    if groups:
+        lines.append(i18n.t("summary_quadrants", language, quadrants=i18n.join(
+            [f"{safe_text(name)} {i18n.number(count, language)}" for name, count in groups], language)))
+    elif figures.get("quadrants"):
         lines.append(i18n.t("summary_quadrants", language,
                             quadrants=_quadrant_list(figures["quadrants"], labels, language)))
     missing = [i18n.t(key, language) for artifact, key in
@@ -231,23 +248,42 @@ def summary_lines(figures: dict[str, Any], language: str = "en", labels: dict[st
     return lines
 
 
-def figure_tiles(figures: dict[str, Any], language: str = "en") -> list[tuple[str, str]]:
-    """(label, value) pairs of the headline numbers that the figures hold."""
+def period_text(figures: dict[str, Any]) -> str:
+    """The years the data cover: "2023–2025", or "2025" for one year."""
+    first, last = figures.get("first_purchase"), figures.get("last_purchase")
+    if not first or not last:
+        return ""
+    start, end = str(first)[:4], str(last)[:4]
+    return start if start == end else f"{start}–{end}"
+
+
+def figure_tiles(figures: dict[str, Any], language: str = "en") -> list[tuple[str, str, str]]:
+    """(label, value, note) of the headline numbers that the figures hold, each label with its period."""
     currency = figures.get("currency", "EUR")
+    money = lambda value: i18n.money(value, currency, language)  # noqa: E731
+    period = period_text(figures)
     tiles = []
     if "customers" in figures:
-        tiles.append((i18n.t("kf_customers", language), i18n.number(figures["customers"], language)))
+        tiles.append((i18n.t("kf_customers_period", language, period=period), i18n.number(figures["customers"], language),
+                      ""))
     if "revenue" in figures:
-        tiles.append((i18n.t("kf_revenue", language), i18n.money(figures["revenue"], currency, language)))
+        tiles.append((i18n.t("kf_revenue_period", language, period=period), money(figures["revenue"]), ""))
     if "revenue_month" in figures and figures.get("month"):
         tiles.append((i18n.t("kf_revenue_month", language, month=i18n.month_name(figures["month"], language)),
-                      i18n.money(figures["revenue_month"], currency, language)))
+                      money(figures["revenue_month"]),
+                      i18n.t("kf_revenue_month_note", language,
+                             active=i18n.number(figures.get("active_customers_month"), language))))
     if "a_revenue_share" in figures:
-        tiles.append((i18n.t("kf_a_share", language), i18n.percent(figures["a_revenue_share"], language)))
-    if "mean_cltv" in figures:
-        tiles.append((i18n.t("kf_mean_cltv", language), i18n.money(figures["mean_cltv"], currency, language)))
+        tiles.append((i18n.t("kf_a_share_period", language, period=period),
+                      i18n.percent(figures["a_revenue_share"], language),
+                      i18n.t("kf_a_share_note", language, a_customers=i18n.number(figures.get("a_customers"), language))))
+    if "total_cltv" in figures:
+        tiles.append((i18n.t("kf_expected_value", language, horizon=figures.get("horizon_months", 12)),
+                      money(figures["total_cltv"]),
+                      i18n.t("kf_expected_value_note", language, mean=money(figures.get("mean_cltv")))))
     if "likely_lost" in figures:
-        tiles.append((i18n.t("kf_likely_lost", language), i18n.number(figures["likely_lost"], language)))
+        tiles.append((i18n.t("kf_likely_lost", language), i18n.number(figures["likely_lost"], language),
+                      i18n.t("kf_likely_lost_note", language)))
     return tiles
 
 
@@ -257,99 +293,9 @@ def tiles_html(figures: dict[str, Any], language: str = "en") -> str:
         '<div style="flex:1 1 150px;border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;'
         'background:#f6f8fa">'
         f'<div style="font-size:0.85em;color:#57606a">{html.escape(name)}</div>'
-        f'<div style="font-size:1.5em;font-weight:600;color:#1f2328">{html.escape(value)}</div></div>'
-        for name, value in figure_tiles(figures, language)
+        f'<div style="font-size:1.5em;font-weight:600;color:#1f2328">{html.escape(value)}</div>'
+        + (f'<div style="font-size:0.8em;color:#57606a">{html.escape(note)}</div>' if note else "")
+        + "</div>"
+        for name, value, note in figure_tiles(figures, language)
     )
     return f'<div class="key-figures" style="display:flex;flex-wrap:wrap;gap:10px;margin:8px 0 12px">{cells}</div>'
-
-
-# --------------------------------------------------------------------------------------------------
-# the index page
-# --------------------------------------------------------------------------------------------------
-def published_months(reports_dir: str | Path) -> list[Path]:
-    """Folders named YYYY-MM holding report.html or notebooks/, newest first."""
-    root = Path(reports_dir)
-    if not root.exists():
-        return []
-    months = [p for p in root.iterdir()
-              if p.is_dir() and _MONTH_DIR.match(p.name) and ((p / REPORT).exists() or (p / "notebooks").is_dir())]
-    return sorted(months, key=lambda p: p.name, reverse=True)
-
-
-def _report_link(folder: Path) -> str | None:
-    if (folder / REPORT).exists():
-        return REPORT
-    if (folder / "notebooks" / REPORT_NOTEBOOK).exists():
-        return f"notebooks/{REPORT_NOTEBOOK}"
-    return None
-
-
-_CSS = """
-body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
-color:#1f2328;padding:0 1em;line-height:1.45}
-h1{font-size:1.7em;margin-bottom:0.2em}
-table{border-collapse:collapse;width:100%;margin-top:1em}
-th,td{border-bottom:1px solid #d0d7de;padding:6px 10px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}
-td.num{text-align:right;white-space:nowrap}
-a{color:#0969da}
-.muted{color:#57606a;font-size:0.9em}
-"""
-
-
-def build_index(reports_dir: str | Path | None = None, language: str = "en") -> Path:
-    """Write ``reports_dir/index.html`` listing every published month with its key figures; returns its path."""
-    root = Path(reports_dir) if reports_dir is not None else paths.reports_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    e = html.escape
-    head = [i18n.t(key, language) for key in
-            ("col_month", "kf_customers", "kf_revenue", "kf_a_share", "kf_mean_cltv", "kf_quadrants", "col_report")]
-    rows = []
-    for folder in published_months(root):
-        figures = read_key_figures(folder)
-        currency = str(figures.get("currency", "EUR"))
-        link = _report_link(folder)
-        month_cell = e(i18n.month_name(folder.name, language))
-        if link:
-            month_cell = f'<a href="{e(folder.name)}/{e(link)}">{month_cell}</a>'
-        quadrants = figures.get("quadrants") if isinstance(figures.get("quadrants"), dict) else {}
-        quadrant_cell = "<br>".join(
-            f"{e(str(name))}: {e(i18n.number(count, language))}" for name, count in quadrants.items()
-        ) or "-"
-        steps = sorted((folder / "notebooks").glob("*.html")) if (folder / "notebooks").is_dir() else []
-        details = " · ".join(f'<a href="{e(folder.name)}/notebooks/{e(p.name)}">{e(p.stem)}</a>' for p in steps)
-        report_cell = (f'<a href="{e(folder.name)}/{e(link)}">{e(i18n.t("index_open", language))}</a>'
-                       if link else "-")
-        if details:
-            report_cell += f'<div class="muted">{e(i18n.t("index_details", language))}: {details}</div>'
-        cells = [
-            month_cell,
-            e(i18n.number(figures.get("customers"), language)),
-            e(i18n.money(figures.get("revenue"), currency, language)),
-            e(i18n.percent(figures.get("a_revenue_share"), language)),
-            e(i18n.money(figures.get("mean_cltv"), currency, language)),
-            quadrant_cell,
-            report_cell,
-        ]
-        classes = ["", "num", "num", "num", "num", "", ""]
-        rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>"
-                                     for c, v in zip(classes, cells, strict=True)) + "</tr>")
-    title = e(i18n.t("index_title", language))
-    if rows:
-        table = ("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>\n"
-                 + "\n".join(rows) + "\n</tbody></table>")
-    else:
-        table = f"<p>{e(i18n.t('index_empty', language))}</p>"
-    generated = e(i18n.t("index_generated", language, run_time=i18n.timestamp(None, language)))
-    page = (
-        f'<!DOCTYPE html>\n<html lang="{e(language)}">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{title}</title>\n'
-        f"<style>{_CSS}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
-        f"<p>{e(i18n.t('index_intro', language))}</p>\n{table}\n"
-        f'<p class="muted">{generated} Segment workbook {e(__version__)}</p>\n</body>\n</html>\n'
-    )
-    target = root / "index.html"
-    temporary = target.with_suffix(".html.tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(target)
-    return target

@@ -17,7 +17,7 @@ EN: dict[str, str] = {
     "summary_abc": "**{a_customers} A customers** ({a_customer_share} of all customers) bring "
     "**{a_revenue_share}** of the revenue.",
     "summary_cltv": "Expected contribution margin over the next {horizon} months: **{total_cltv}**{interval} "
-    "(on average {mean_cltv} per customer, model: {model}).",
+    "(on average {mean_cltv} per customer).",
     "summary_cltv_interval": "; {level} likely between {low} and {high}",
     "summary_contracts": "{contract_clients} of the {customers} clients hold a contract (a retainer): their leaving is "
     "seen when it ends, so a retention model values them by the months they are expected to keep paying; the other "
@@ -34,6 +34,21 @@ EN: dict[str, str] = {
     "kf_mean_cltv": "Mean CLTV",
     "kf_likely_lost": "Likely lost",
     "kf_quadrants": "Customers per quadrant",
+    "kf_customers_period": "Customers {period}",
+    "kf_revenue_period": "Revenue {period}",
+    "kf_a_share_period": "A customers' share of revenue {period}",
+    "kf_expected_value": "Expected value, next {horizon} months",
+    "kf_expected_value_note": "on average {mean} per customer",
+    "kf_revenue_month_note": "from {active} customers",
+    "kf_likely_lost_note": "more likely gone than still buying: on the win-back list",
+    "kf_a_share_note": "{a_customers} customers",
+    "toc_heading": "Contents",
+    "table_transactions": "transactions",
+    "table_accounts": "accounts",
+    "table_service_map": "service map",
+    "trend_title": "Revenue and active customers per month, last {months} months",
+    "trend_revenue": "revenue per month",
+    "trend_clients": "active customers",
     # what changed
     "changes_heading": "What changed since last month",
     "changes_first_month": "First month: no comparison yet. From next month on, this section shows who moved "
@@ -44,17 +59,19 @@ EN: dict[str, str] = {
     "changes_basis_segment": "RFM segment",
     "changes_table_intro": "Customers by {basis} last month (rows) and this month (columns); the diagonal "
     "stayed put.",
-    "changes_chart_title": "Movements between {basis}s since {previous}",
+    "changes_chart_title": "Who moved since {previous}, by {basis}",
     "changes_chart_reading": "{moved} of {total} customers changed {basis}; {new} new, {gone} gone",
     "changes_chart_x": "this month",
     "changes_chart_y": "last month",
     "changes_new": "new",
     "changes_gone": "gone",
-    "changes_into_at_risk": "Customers who moved into At Risk",
-    "changes_into_at_risk_none": "No customer moved into At Risk since last month.",
+    "changes_into_at_risk": "Customers who moved into {segment}",
+    "changes_into_at_risk_none": "No customer moved into {segment} since last month.",
     "changes_out_of_top": "Customers who left the top quadrant ({quadrant})",
     "changes_out_of_top_none": "No customer left the top quadrant ({quadrant}) since last month.",
     "changes_opportunities": "The ten largest opportunities and what to do next",
+    "changes_opportunities_intro": "Live clients with much left to sell ({groups}), ranked by the money at stake: "
+    "what each is expected to bring in the next {horizon} months. Scores run from 0 to 100.",
     "changes_opportunities_none": "The opportunities need the potential matrix, which is not available yet.",
     "more_rows": "Showing {shown} of {total} rows.",
     # sections
@@ -63,12 +80,15 @@ EN: dict[str, str] = {
     "section_matrix": "The potential matrix",
     "matrix_intro": "Every customer placed by cross- and upsell potential (to the right: more to sell) and by "
     "growth potential (upwards: growing faster). The quadrant decides the service level.",
-    "matrix_chart_title": "Potential matrix: {customers} customers",
-    "matrix_chart_reading": "largest quadrant: {quadrant} ({share} of customers)",
-    "matrix_chart_sampled": "{shown} of {total} customers drawn",
-    "matrix_x": "cross- and upsell potential",
-    "matrix_y": "growth potential",
-    "matrix_moved": "changed quadrant since last month",
+    "matrix_title": "Potential matrix - {develop}: {count} of {live} live clients with {share} of their last "
+    "12 months' revenue{note}",
+    "matrix_subtitle": "point size: revenue of the last 12 months in {currency}; dashed lines: thresholds",
+    "matrix_sampled": "; {shown} of {total} customers drawn",
+    "matrix_corner": "{name}\n{count} clients",
+    "matrix_lost": "likely lost, on the win-back list ({count})",
+    "matrix_moved": "changed quadrant since last month ({count})",
+    "matrix_x": "cross- and upsell potential (0-100): more to sell to the right",
+    "matrix_y": "growth potential (0-100): growing faster upwards",
     "section_rfm": "RFM segments: who bought recently, often and much",
     "rfm_intro": "Each customer is scored 1 to 5 on how recently (R), how often (F) and how much (M) they bought, "
     "compared with the other customers; the scores decide the segment. The chart compares each segment's "
@@ -87,13 +107,14 @@ EN: dict[str, str] = {
     "with {level} probability.",
     "cltv_chart_title": "Expected value per customer over the next {horizon} months",
     "cltv_chart_reading": "the top 10% of customers hold {share} of the expected value ({total} in total)",
-    "cltv_chart_x": "CLTV over {horizon} months ({currency}); the last bar gathers the top 1%",
+    "cltv_chart_x": "CLTV over {horizon} months; the last bar gathers the top 1%",
     "cltv_chart_y": "customers",
     "cltv_median": "median {value}",
     "cltv_top": "The most valuable customers",
     "section_clusters": "Clusters: groups of similar customers",
     "clusters_intro": "Customers grouped by their behaviour and company data so that customers within a group "
-    "are alike; {clusters} groups this month.",
+    "are alike; {clusters} groups this month. The groups are found afresh each month, so they are not compared "
+    "with last month's.",
     "section_quadrants": "Quadrants and service levels",
     "quadrants_intro": "How many live clients each quadrant holds and how that changed since last month. "
     "Clients who are likely lost are not in a quadrant: they form the win-back group, with a retention call.",
@@ -160,7 +181,10 @@ EN: dict[str, str] = {
     "col_report": "report",
     # the index page
     "index_title": "Customer reports",
-    "index_intro": "Every published month, newest first, with its key figures.",
+    "index_intro": "Every published month of each data set, newest first, with its key figures and its report "
+    "in each language it was published in.",
+    "index_dataset": "Data set {name}",
+    "index_version": "Segment workbook {version}.",
     "index_open": "open report",
     "index_details": "analysis steps",
     "index_empty": "No month has been published yet.",
@@ -182,7 +206,7 @@ DE: dict[str, str] = {
     "summary_abc": "**{a_customers} A-Kunden** ({a_customer_share} aller Kunden) bringen "
     "**{a_revenue_share}** des Umsatzes.",
     "summary_cltv": "Erwarteter Deckungsbeitrag in den nächsten {horizon} Monaten: **{total_cltv}**{interval} "
-    "(im Schnitt {mean_cltv} je Kunde, Modell: {model}).",
+    "(im Schnitt {mean_cltv} je Kunde).",
     "summary_cltv_interval": "; mit {level} Wahrscheinlichkeit zwischen {low} und {high}",
     "summary_contracts": "{contract_clients} der {customers} Kunden haben einen Vertrag (einen Retainer): ihre "
     "Kündigung wird sichtbar, wenn er endet, daher bewertet ein Bindungsmodell sie nach den Monaten, die sie "
@@ -199,6 +223,21 @@ DE: dict[str, str] = {
     "kf_mean_cltv": "CLTV im Schnitt",
     "kf_likely_lost": "Wahrscheinlich verloren",
     "kf_quadrants": "Kunden je Quadrant",
+    "kf_customers_period": "Kunden {period}",
+    "kf_revenue_period": "Umsatz {period}",
+    "kf_a_share_period": "Umsatzanteil der A-Kunden {period}",
+    "kf_expected_value": "Erwarteter Wert, nächste {horizon} Monate",
+    "kf_expected_value_note": "im Schnitt {mean} je Kunde",
+    "kf_revenue_month_note": "von {active} Kunden",
+    "kf_likely_lost_note": "eher abgewandert als noch aktiv: auf der Rückgewinnungsliste",
+    "kf_a_share_note": "{a_customers} Kunden",
+    "toc_heading": "Inhalt",
+    "table_transactions": "Umsätze",
+    "table_accounts": "Kundenstamm",
+    "table_service_map": "Leistungsübersicht",
+    "trend_title": "Umsatz und aktive Kunden je Monat, letzte {months} Monate",
+    "trend_revenue": "Umsatz je Monat",
+    "trend_clients": "aktive Kunden",
     "changes_heading": "Was sich seit dem Vormonat geändert hat",
     "changes_first_month": "Erster Monat: noch kein Vergleich möglich. Ab dem nächsten Monat zeigt dieser "
     "Abschnitt, wer zwischen Segmenten und Quadranten gewechselt hat.",
@@ -208,17 +247,20 @@ DE: dict[str, str] = {
     "changes_basis_segment": "RFM-Segment",
     "changes_table_intro": "Kunden nach {basis} im Vormonat (Zeilen) und in diesem Monat (Spalten); auf der "
     "Diagonale stehen die, die geblieben sind.",
-    "changes_chart_title": "Wechsel zwischen {basis} seit {previous}",
+    "changes_chart_title": "Wechsel seit {previous} ({basis})",
     "changes_chart_reading": "{moved} von {total} Kunden haben gewechselt ({basis}); {new} neu, {gone} weggefallen",
     "changes_chart_x": "dieser Monat",
     "changes_chart_y": "Vormonat",
     "changes_new": "neu",
     "changes_gone": "weggefallen",
-    "changes_into_at_risk": "Kunden, die neu in „At Risk“ (gefährdet) sind",
-    "changes_into_at_risk_none": "Seit dem Vormonat ist kein Kunde nach „At Risk“ (gefährdet) gewechselt.",
+    "changes_into_at_risk": "Kunden, die neu im Segment „{segment}“ sind",
+    "changes_into_at_risk_none": "Seit dem Vormonat ist kein Kunde ins Segment „{segment}“ gewechselt.",
     "changes_out_of_top": "Kunden, die den besten Quadranten ({quadrant}) verlassen haben",
     "changes_out_of_top_none": "Seit dem Vormonat hat kein Kunde den besten Quadranten ({quadrant}) verlassen.",
     "changes_opportunities": "Die zehn größten Chancen und der nächste Schritt",
+    "changes_opportunities_intro": "Aktive Kunden, denen noch viel zu verkaufen ist ({groups}), geordnet nach dem "
+    "Wert, um den es geht: was jeder in den nächsten {horizon} Monaten voraussichtlich bringt. Die Werte der "
+    "Einstufung reichen von 0 bis 100.",
     "changes_opportunities_none": "Die Chancen brauchen die Potenzialmatrix, die noch nicht verfügbar ist.",
     "more_rows": "{shown} von {total} Zeilen gezeigt.",
     "not_available": "**{section}** ist für diesen Monat nicht verfügbar: `{artifact}` wurde nicht erzeugt "
@@ -226,12 +268,15 @@ DE: dict[str, str] = {
     "section_matrix": "Die Potenzialmatrix",
     "matrix_intro": "Jeder Kunde nach Cross- und Upselling-Potenzial (nach rechts: mehr zu verkaufen) und "
     "Wachstumspotenzial (nach oben: wächst schneller). Der Quadrant bestimmt die Betreuungsstufe.",
-    "matrix_chart_title": "Potenzialmatrix: {customers} Kunden",
-    "matrix_chart_reading": "größter Quadrant: {quadrant} ({share} der Kunden)",
-    "matrix_chart_sampled": "{shown} von {total} Kunden gezeichnet",
-    "matrix_x": "Cross- und Upselling-Potenzial",
-    "matrix_y": "Wachstumspotenzial",
-    "matrix_moved": "Quadrant seit Vormonat gewechselt",
+    "matrix_title": "Potenzialmatrix – {develop}: {count} von {live} aktiven Kunden mit {share} ihres Umsatzes "
+    "der letzten 12 Monate{note}",
+    "matrix_subtitle": "Punktgröße: Umsatz der letzten 12 Monate in {currency}; gestrichelte Linien: Schwellenwerte",
+    "matrix_sampled": "; {shown} von {total} Kunden gezeichnet",
+    "matrix_corner": "{name}\n{count} Kunden",
+    "matrix_lost": "wahrscheinlich verloren, auf der Rückgewinnungsliste ({count})",
+    "matrix_moved": "seit dem Vormonat den Quadranten gewechselt ({count})",
+    "matrix_x": "Cross- und Upselling-Potenzial (0–100): nach rechts mehr zu verkaufen",
+    "matrix_y": "Wachstumspotenzial (0–100): nach oben schnelleres Wachstum",
     "section_rfm": "RFM-Segmente: wer kürzlich, oft und viel gekauft hat",
     "rfm_intro": "Jeder Kunde erhält Punkte von 1 bis 5 dafür, wie kürzlich (R), wie oft (F) und wie viel (M) "
     "er im Vergleich zu den anderen Kunden gekauft hat; die Punkte bestimmen das Segment. Die Grafik "
@@ -250,13 +295,14 @@ DE: dict[str, str] = {
     "dem jeder Wert mit {level} Wahrscheinlichkeit liegt.",
     "cltv_chart_title": "Erwarteter Wert je Kunde in den nächsten {horizon} Monaten",
     "cltv_chart_reading": "die besten 10 % der Kunden halten {share} des erwarteten Werts (insgesamt {total})",
-    "cltv_chart_x": "CLTV über {horizon} Monate ({currency}); der letzte Balken sammelt die besten 1 %",
+    "cltv_chart_x": "CLTV über {horizon} Monate; der letzte Balken sammelt die besten 1 %",
     "cltv_chart_y": "Kunden",
     "cltv_median": "Median {value}",
     "cltv_top": "Die wertvollsten Kunden",
     "section_clusters": "Cluster: Gruppen ähnlicher Kunden",
     "clusters_intro": "Kunden nach Kaufverhalten und Unternehmensdaten gruppiert, sodass sich die Kunden einer "
-    "Gruppe ähneln; in diesem Monat {clusters} Gruppen.",
+    "Gruppe ähneln; in diesem Monat {clusters} Gruppen. Die Gruppen werden jeden Monat neu gebildet und deshalb "
+    "nicht mit denen des Vormonats verglichen.",
     "section_quadrants": "Quadranten und Betreuungsstufen",
     "quadrants_intro": "Wie viele aktive Kunden jeder Quadrant hat und wie sich das seit dem Vormonat verändert "
     "hat. Wahrscheinlich verlorene Kunden stehen in keinem Quadranten: sie bilden die Rückgewinnungsgruppe, mit "
@@ -322,7 +368,10 @@ DE: dict[str, str] = {
     "col_month": "Monat",
     "col_report": "Bericht",
     "index_title": "Kundenberichte",
-    "index_intro": "Alle veröffentlichten Monate, der neueste zuerst, mit ihren Kennzahlen.",
+    "index_intro": "Alle veröffentlichten Monate jedes Datensatzes, der neueste zuerst, mit ihren Kennzahlen und "
+    "dem Bericht in jeder Sprache, in der er erschienen ist.",
+    "index_dataset": "Datensatz {name}",
+    "index_version": "Segment-Workbook {version}.",
     "index_open": "Bericht öffnen",
     "index_details": "Analyseschritte",
     "index_empty": "Es wurde noch kein Monat veröffentlicht.",

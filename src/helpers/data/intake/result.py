@@ -131,7 +131,7 @@ class IntakeResult:
         )
 
     def write_rejected(self, path: PathLike) -> Path:
-        """Write the rejected rows as CSV (UTF-8, comma), e.g. data/processed/<YYYY-MM>/rejected_rows.csv."""
+        """Write the rejected rows as CSV (UTF-8, comma), e.g. data/processed/<name>/<language>/<YYYY-MM>/rejected_rows.csv."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.rejected.to_csv(path, index=False, columns=REJECTED_COLUMNS)

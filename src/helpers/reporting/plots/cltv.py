@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from helpers.reporting.plots.common import new_figure
+from helpers.reporting.plots.common import money_axis, new_figure
 
 
 def _canvas(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]:
@@ -85,10 +85,12 @@ def period_transactions_chart(
 
 
 def cltv_distribution_chart(
-    table: pd.DataFrame, *, title: str, xlabel: str, ylabel: str, legend: Sequence[str], ax: Axes | None = None
+    table: pd.DataFrame, *, title: str, xlabel: str, ylabel: str, legend: Sequence[str], ax: Axes | None = None,
+    currency: str = "", language: str = "en",
 ) -> Figure:
     """Histogram of the ``cltv`` column, the top 1% beyond the 99th percentile gathered in the last bar,
-    with the median marked; ``legend``: the median line."""
+    with the median marked; ``legend``: the median line; with ``currency`` the axis shows amounts in it,
+    written in ``language``."""
     values = table["cltv"].to_numpy(dtype="float64")
     figure, axis = _canvas(ax, 10, 4)
     (median_label,) = legend
@@ -97,6 +99,8 @@ def cltv_distribution_chart(
     axis.hist(np.clip(values, 0, upper), bins=40, color="#3b6ea5")
     median = float(np.median(values)) if len(values) else 0.0
     axis.axvline(median, color="#c0504d", ls="--", label=median_label)
+    if currency:
+        money_axis(axis, currency, language, which="x")
     return _finished(figure, axis, ax, title, xlabel, ylabel)
 
 

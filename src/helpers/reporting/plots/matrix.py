@@ -1,8 +1,8 @@
-"""Charts of the potential matrix: funnel maturity, the coverage heat map, the weights and the matrix itself,
-once for notebook 04 and once, with the customers who changed quadrant, for the report.
+"""Charts of the potential matrix: funnel maturity, the coverage heat map, the weights and the matrix itself
+(one picture for notebook 04 and the report).
 
-They draw what :mod:`helpers.potential` prepared (the funnel tables, :class:`~helpers.potential.matrix_view.MatrixView`)
-and :class:`~helpers.reporting.matrix_moves.MatrixMovesView`; titles come from the caller.
+They draw what :mod:`helpers.potential` prepared (the funnel tables, :class:`~helpers.potential.matrix_view.MatrixView`,
+also for the report: helpers.reporting.report_matrix); titles come from the caller.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from helpers.potential import funnel
 from helpers.potential.matrix_view import MatrixView
-from helpers.reporting.matrix_moves import MatrixMovesView
 from helpers.reporting.plots.common import new_figure
 
 # where each quadrant's name is written: (x, y) in axes fractions, alignment
@@ -64,16 +64,12 @@ def heat_chart(heat: pd.DataFrame, title: str, ylabel: str = "funnel type (clien
     return figure
 
 
-def matrix_chart(
-    view: MatrixView,
-    xlabel: str = "cross- and upsell potential (0-100) - more to sell to the right",
-    ylabel: str = "growth potential (0-100) - growing faster upwards",
-    ax=None,
-) -> Figure:
+def matrix_chart(view: MatrixView, ax=None) -> Figure:
     """Every customer of the view as a point: upsell score (x) against growth score (y), coloured by
-    quadrant, sized by revenue of the last 12 months; likely lost customers as grey crosses. Lines at the
-    thresholds, the quadrant names in the corners, the largest customers named."""
-    figure, axis = new_figure(10, 7.5) if ax is None else (ax.figure, ax)
+    quadrant, sized by revenue of the last 12 months; likely lost customers as grey crosses, those who
+    changed quadrant ringed. Lines at the thresholds, the quadrant names in the corners, the largest
+    customers named where their names fit without overlapping."""
+    figure, axis = new_figure(10, 7.8) if ax is None else (ax.figure, ax)
     drawn = view.points
     revenue = drawn["revenue_12m"].clip(lower=0.0)
     scale = float(revenue.quantile(0.95)) or 1.0
@@ -86,51 +82,70 @@ def matrix_chart(
                      alpha=0.55, edgecolors="white", linewidths=0.4)
     axis.scatter(drawn.loc[~live, "upsell_score"], drawn.loc[~live, "growth_score"], s=18, c="#b0b0b0",
                  marker="x", linewidths=0.8, alpha=0.8)
+    ringed = drawn[drawn["moved"].astype(bool)] if "moved" in drawn else drawn.iloc[:0]
+    if not ringed.empty:
+        axis.scatter(ringed["upsell_score"], ringed["growth_score"], s=sizes[ringed.index] + 60, facecolors="none",
+                     edgecolors="#222222", linewidths=1.0)
     axis.axvline(view.thresholds["upsell"], color="#444444", linewidth=1, linestyle="--")
     axis.axhline(view.thresholds["growth"], color="#444444", linewidth=1, linestyle="--")
-    for key, (x, y, ha, va) in _CORNERS.items():
+    corners = [
         axis.text(x, y, view.corners[key], transform=axis.transAxes, ha=ha, va=va, fontsize=11, fontweight="bold",
-                  color=view.colours[key], bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none"})
-    for _, row in view.named.iterrows():
-        # a name is data: drawn as written ("$...$" in it is no formula, parse_math off)
-        axis.annotate(row["label"][:28], (row["upsell_score"], row["growth_score"]), fontsize=8,
-                      xytext=(4, 3), textcoords="offset points", color="#222222", parse_math=False)
+                  color=view.colours[key], bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+        for key, (x, y, ha, va) in _CORNERS.items()
+    ]
     axis.set_xlim(-3, 103)
     axis.set_ylim(-3, 103)
-    axis.set_xlabel(xlabel)
-    axis.set_ylabel(ylabel)
+    axis.set_xlabel(view.xlabel)
+    axis.set_ylabel(view.ylabel)
     handles = [Line2D([], [], marker="o", linestyle="", color=view.colours[k], label=view.quadrant_names.get(k, k),
                       alpha=0.7) for k in _CORNERS]
     if view.lost_label:
         handles.append(Line2D([], [], marker="x", linestyle="", color="#b0b0b0", label=view.lost_label))
-    axis.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=len(handles), frameon=False)
+    if view.moved_label and not ringed.empty:
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="#222222",
+                              label=view.moved_label))
+    axis.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, frameon=False)
     axis.set_title(view.title, loc="left", fontsize=11)
     figure.tight_layout()
+    place_labels(axis, view.named, obstacles=corners)
     return figure
 
 
-def matrix_moves_chart(view: MatrixMovesView, ax=None) -> Figure:
-    """The report's potential matrix: upsell score (x) against growth score (y), one colour per quadrant,
-    with the customers who changed quadrant since last month ringed; legend beside the picture."""
-    figure, axis = new_figure(10, 6) if ax is None else (ax.figure, ax)
-    drawn = view.points
-    palette = sns.color_palette("deep", n_colors=max(1, len(view.quadrants)))
-    # each group in its colour of the settings (view.colours by name); an unknown name takes the palette's
-    colours = [view.colours.get(str(quadrant), fallback) for (quadrant, _), fallback in
-               zip(view.quadrants, palette, strict=False)]
-    for colour, (quadrant, label) in zip(colours, view.quadrants, strict=False):
-        part = drawn[drawn["quadrant"] == quadrant]
-        axis.scatter(part["upsell_score"], part["growth_score"], s=22, alpha=0.75, color=colour, label=label)
-    ringed = drawn[drawn["moved"]]
-    if not ringed.empty:
-        axis.scatter(ringed["upsell_score"], ringed["growth_score"], s=70, facecolors="none",
-                     edgecolors="black", linewidths=1.0, label=view.moved_label)
-    axis.set_xlabel(view.xlabel)
-    axis.set_ylabel(view.ylabel)
-    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    axis.set_title(view.title, loc="left")
-    figure.tight_layout()
-    return figure
+# where a name may go relative to its point (points): right, left, above, below, then further out
+_OFFSETS = [(6, 3, "left", "bottom"), (6, -3, "left", "top"), (-6, 3, "right", "bottom"), (-6, -3, "right", "top"),
+            (0, 8, "center", "bottom"), (0, -8, "center", "top"), (14, 14, "left", "bottom"),
+            (-14, 14, "right", "bottom"), (14, -14, "left", "top"), (-14, -14, "right", "top"),
+            (0, 22, "center", "bottom"), (0, -22, "center", "top")]
+MAX_LABEL = 40
+
+
+def place_labels(axis, named: pd.DataFrame, obstacles=()) -> list:
+    """Write each row's ``label`` next to its point where it stays inside the axes and overlaps no name
+    written before nor any of ``obstacles`` (the corner names); a name that fits nowhere is left out rather
+    than drawn over another. Names longer than :data:`MAX_LABEL` characters end in an ellipsis."""
+    canvas = axis.figure.canvas
+    # a figure closed in pyplot (plots.common.new_figure) has a bare canvas: measure the texts on an Agg one
+    renderer = (canvas if hasattr(canvas, "get_renderer") else FigureCanvasAgg(axis.figure)).get_renderer()
+    frame = axis.get_window_extent(renderer)
+    taken = [item.get_window_extent(renderer) for item in obstacles]
+    written = []
+    for _, row in named.iterrows():
+        label = str(row["label"])
+        label = label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1].rstrip() + "…"
+        for dx, dy, ha, va in _OFFSETS:
+            # a name is data: drawn as written ("$...$" in it is no formula, parse_math off)
+            text = axis.annotate(label, (row["upsell_score"], row["growth_score"]), xytext=(dx, dy),
+                                 textcoords="offset points", ha=ha, va=va, fontsize=8, color="#222222",
+                                 parse_math=False, arrowprops=None if abs(dx) < 10 else
+                                 {"arrowstyle": "-", "color": "#888888", "linewidth": 0.5})
+            box = text.get_window_extent(renderer)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                written.append(text)
+                break
+            text.remove()
+    return written
 
 
 def component_chart(weights: pd.DataFrame, title: str, xlabel: str = "weight in the score (%)", ax=None) -> Figure:

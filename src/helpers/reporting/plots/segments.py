@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from helpers.reporting.plots.common import money, new_figure
+from helpers.reporting.plots.common import money, new_figure, percent, percent_axis
 from helpers.segmentation import abc_analysis, rfm
 
 CLASS_COLORS = {"A": "#2e7d32", "B": "#f9a825", "C": "#9e9e9e"}
@@ -23,19 +23,20 @@ def segment_share_chart(
     legend: Sequence[str] = ("share of customers", "share of revenue"),
     segment_names: Sequence[str] | None = None,
     ax=None,
+    language: str = "en",
 ) -> Figure:
     """Share of customers next to share of revenue per RFM segment (rows of rfm.segment_summary);
-    `segment_names` replaces the segment names shown (the report's language)."""
+    `segment_names` replaces the segment names shown, `language` writes the shares (the report's)."""
     figure, axis = new_figure(10, 5) if ax is None else (ax.figure, ax)
     names = list(segment_names) if segment_names is not None else list(segments["rfm_segment"].astype(str))
     y = np.arange(len(names))
     axis.barh(y - 0.2, segments["customer_share"], height=0.4, color="#9bb7d4", label=legend[0])
     axis.barh(y + 0.2, segments["revenue_share"], height=0.4, color="#3b6ea5", label=legend[1])
     for yi, (c, r) in enumerate(zip(segments["customer_share"], segments["revenue_share"], strict=True)):
-        axis.text(max(c, r) + 0.005, yi, f"{c:.0%} / {r:.0%}", va="center", fontsize=9)
+        axis.text(max(c, r) + 0.005, yi, f"{percent(c, language)} / {percent(r, language)}", va="center", fontsize=9)
     axis.set_yticks(y, names)
     axis.invert_yaxis()
-    axis.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    percent_axis(axis, language)
     axis.set_xlim(0, min(1.0, float(max(segments["customer_share"].max(), segments["revenue_share"].max())) + 0.12))
     axis.legend(loc="lower right")
     if title is None:
