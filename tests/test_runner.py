@@ -376,3 +376,50 @@ def test_a_rerun_of_the_month_moves_its_own_killed_runs_leftovers_and_restores_a
     assert (workbook_root / "reports" / ".failed" / run_id).exists()
     assert (workbook_root / "reports" / "agency" / "en" / "2025-04" / "run.log").exists()
     assert not (workbook_root / "reports" / "agency" / "en" / ".old-2025-04-x").exists()
+
+
+def test_a_first_run_builds_the_month_before_only_when_there_is_nothing_to_compare_with(workbook_root, tmp_path):
+    """Issue 14: the first report already says what changed; a later one, or one without the data, does not
+    build history; the setting run.build_previous_month switches it off."""
+    import pandas as pd
+
+    from helpers.core import artifacts, config
+
+    covered = ["2025-10", "2025-11", "2025-12"]
+    parameters = {"name": "shop", "language": "de", "config_path": ""}
+    assert runner.history_month("2025-12", parameters, covered) == "2025-11"
+    assert runner.history_month("2025-10", parameters, covered) is None  # the data start in October
+    assert runner.history_month("2025-11", parameters, covered) == "2025-10"
+    # once the edition has a published month to compare with, nothing more is built
+    with paths.environment_set(paths.EDITION_ENV, "shop/de"):
+        artifacts.write_artifact(pd.DataFrame({"customer_id": ["1"], "quadrant": ["A"]}), "2025-11",
+                                 "customer_segments")
+        artifacts.mark_published(paths.published_processed_dir("2025-11"), {"run": "test"})
+    assert runner.history_month("2025-12", parameters, covered) is None
+    assert runner.history_month("2025-12", {**parameters, "language": "en"}, covered) == "2025-11"  # other edition
+    off = tmp_path / "off.yaml"
+    off.write_text("run: {build_previous_month: false}\n")
+    assert runner.history_month("2025-12", {**parameters, "language": "en", "config_path": str(off)}, covered) is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run: {build_previous_month: 'yes'}\n")
+    with pytest.raises(config.ConfigError, match="run.build_previous_month must be true or false"):
+        config.load_settings(bad)
+
+
+def test_editions_are_named_safely_and_kept_apart(workbook_root, tmp_path):
+    from helpers.data import inputs
+
+    assert inputs.dataset_name("cdnow") == "cdnow"
+    assert inputs.dataset_name("agency", tmp_path / "shop" / "transactions.csv") == "shop"
+    assert inputs.dataset_name("agency", tmp_path / "Umsätze 2025 (Export).csv") == "Umsätze-2025-Export"
+    assert inputs.dataset_name("agency", "", given="../../etc") == "etc"
+    assert inputs.dataset_name("agency", "sales.transactions") == "sales.transactions"
+    assert paths.safe_name("...") == paths.DEFAULT_NAME
+    with pytest.raises(ValueError, match="cannot name"):
+        paths.Edition("a/b")
+    with pytest.raises(ValueError, match="language"):
+        paths.Edition("shop", "fr")
+    english, german = paths.Edition("shop"), paths.Edition("shop", "de")
+    assert paths.published_report_dir("2025-12", english) != paths.published_report_dir("2025-12", german)
+    assert paths.published_processed_dir("2025-12", german) == workbook_root / "data" / "processed" / "shop" / "de" / "2025-12"
+    assert publishing.run_edition(publishing.new_run_id("2025-12", german)) == (german, "2025-12")

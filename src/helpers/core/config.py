@@ -281,10 +281,12 @@ class QualificationSettings:
 @dataclass(frozen=True)
 class RunSettings:
     keep_failed_runs: int
+    build_previous_month: bool
 
     @classmethod
     def build(cls, values: Mapping, check: SectionCheck) -> RunSettings:
-        return cls(keep_failed_runs=int(check.whole(values, "keep_failed_runs", minimum=1)))
+        return cls(keep_failed_runs=int(check.whole(values, "keep_failed_runs", minimum=1)),
+                   build_previous_month=check.flag(values, "build_previous_month"))
 
 
 SECTIONS: dict[str, type] = {

@@ -52,7 +52,7 @@ STAGE_ENV = "WORKBOOK_STAGE"
 EDITION_ENV = "WORKBOOK_EDITION"
 LANGUAGES = ("en", "de")
 DEFAULT_NAME = "agency"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^\w.-]+")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -83,7 +83,8 @@ class Edition:
 
 
 def safe_name(text: str) -> str:
-    """A data set's name as a folder name: letters, digits, '.', '_' and '-' (at most 60), never hidden."""
+    """A data set's name as a folder name: letters (also ä, é ...), digits, ".", "_" and "-" (at most 60), never
+    hidden."""
     name = _UNSAFE.sub("-", str(text)).strip(".-")[:60].strip(".-")
     return name or DEFAULT_NAME
 

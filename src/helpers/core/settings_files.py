@@ -136,6 +136,12 @@ class SectionCheck:
             raise self.fail(key, f"must be a whole number >= {minimum}{extra}, got {value!r}")
         return int(value)
 
+    def flag(self, values: Mapping, key: str) -> bool:
+        value = values[key]
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
     def number(self, values: Mapping, key: str, low: float | None = None, high: float | None = None,
                low_open: bool = False, hint: str = "") -> float:
         value = values[key]

@@ -37,7 +37,7 @@ from helpers.core import artifacts, paths
 from helpers.core.errors import WorkbookError
 
 _RUN_ID = re.compile(
-    r"^(?P<name>[A-Za-z0-9._-]+)\+(?P<language>[a-z]{2})\+(?P<month>\d{4}-\d{2})-(?P<stamp>\d{8}T\d{6})-\d+$"
+    r"^(?P<name>[\w.-]+)\+(?P<language>[a-z]{2})\+(?P<month>\d{4}-\d{2})-(?P<stamp>\d{8}T\d{6})-\d+$"
 )
 
 

@@ -126,9 +126,12 @@ def _stop_reason(error: BaseException) -> str:
 
 def history_month(month: str, parameters: dict, covered: list[str]) -> str | None:
     """The month before `month` when the edition has nothing to compare `month` with yet and the data
-    cover that month (or the one before it, as a run requires): a first run builds it as history first."""
+    cover that month (or the one before it, as a run requires): a first run builds it as history first
+    (unless the setting run.build_previous_month is false)."""
     from helpers.reporting import changes
 
+    if not config.load_settings(parameters.get("config_path") or None).run.build_previous_month:
+        return None
     previous = periods.shift_month(month, -1)
     if previous not in covered and periods.shift_month(previous, -1) not in covered:
         return None
