@@ -134,3 +134,13 @@ def test_likely_lost_customers_are_no_opportunity_and_groups_show_their_common_v
     mixed.loc[1, "level"] = "Lost"
     table = changes.counts_table(mixed, None, "quadrant", first=("level",)).set_index("quadrant")
     assert table.loc["B", "level"] == "Review"
+
+
+def test_the_top_quadrant_is_develop_by_its_key_whatever_the_scores():
+    """A review found CDNOW's report calling Expand the top quadrant (its scores ranked higher): with quadrant
+    keys the top quadrant is the one keyed develop."""
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "quadrant": ["Entwickeln", "Ausbauen"],
+                          "quadrant_key": ["develop", "expand"], "upsell_score": [10.0, 90.0],
+                          "growth_score": [10.0, 90.0]})
+    assert changes.top_quadrant(frame) == "Entwickeln"
+    assert changes.top_quadrant(frame.drop(columns="quadrant_key")) == "Ausbauen"

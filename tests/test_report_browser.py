@@ -197,7 +197,8 @@ def test_pseudonymised_report_holds_no_real_names_or_ids(built):
 ENGLISH_ONLY = ["Customers", "customers", "Revenue", "revenue", "Expected value", "likely lost", "Likely lost",
                 "Win back", "Grow with", "Develop", "Maintain", "Protect", "service level", "h/month", "What changed",
                 "Contents", "About this report", "transactions", "accounts", "clients", "per month", "next action",
-                "Loyal", "At Risk", "Hibernating", "quadrant", "months", "share of", "review", "Executive summary"]
+                "Loyal", "At Risk", "Hibernating", "quadrant", "months", "share of", "review", "Executive summary",
+                "Champions", "Business Case"]
 GERMAN_ONLY = ["Kunden", "Umsatz", "Erwarteter Wert", "Zurückgewinnen", "Mitwachsen", "Entwickeln", "Betreuen",
                "Absichern", "Betreuungsstufe", "Std./Monat", "Inhalt", "Über diesen Bericht", "Monate", "nächste",
                "Gefährdet", "Treue Kunden", "wahrscheinlich verloren", "Quadranten"]

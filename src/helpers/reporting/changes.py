@@ -206,8 +206,12 @@ def _with_rows(moves: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
 
 
 def top_quadrant(segments: pd.DataFrame) -> str | None:
-    """The quadrant whose customers have the highest potential on both axes (the mean percentile rank of
-    upsell and growth score), i.e. the top-right corner of the matrix."""
+    """The top-right quadrant of the matrix (Develop: high on both axes), by its key where the month has
+    quadrant keys; else the quadrant whose customers have the highest mean percentile rank of upsell and
+    growth score."""
+    if {"quadrant", "quadrant_key"} <= set(segments.columns):
+        top = segments.loc[segments["quadrant_key"].astype("object") == "develop", "quadrant"]
+        return str(top.iloc[0]) if len(top) else None
     needed = {"quadrant", "upsell_score", "growth_score"}
     if not needed <= set(segments.columns) or segments.empty:
         return None

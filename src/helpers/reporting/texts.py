@@ -33,7 +33,7 @@ EN: dict[str, str] = {
     "kf_a_share": "A customers' share of revenue",
     "kf_mean_cltv": "Mean CLTV",
     "kf_likely_lost": "Likely lost",
-    "kf_quadrants": "Customers per quadrant",
+    "kf_quadrants": "Customers per group",
     "kf_customers_period": "Customers {period}",
     "kf_revenue_period": "Revenue {period}",
     "kf_a_share_period": "A customers' share of revenue {period}",
@@ -65,8 +65,8 @@ EN: dict[str, str] = {
     "changes_chart_y": "last month",
     "changes_new": "new",
     "changes_gone": "gone",
-    "changes_into_at_risk": "Customers who moved into {segment}",
-    "changes_into_at_risk_none": "No customer moved into {segment} since last month.",
+    "changes_into_at_risk": "Customers who moved into the RFM segment {segment}",
+    "changes_into_at_risk_none": "No customer moved into the RFM segment {segment} since last month.",
     "changes_out_of_top": "Customers who left the top quadrant ({quadrant})",
     "changes_out_of_top_none": "No customer left the top quadrant ({quadrant}) since last month.",
     "changes_opportunities": "The ten largest opportunities and what to do next",
@@ -103,7 +103,7 @@ EN: dict[str, str] = {
     "section_cltv": "Customer lifetime value (CLTV)",
     "cltv_intro": "What each customer is expected to bring in contribution margin over the next {horizon} "
     "months, discounted: buyers from their own purchase history, contract clients from the months they are "
-    "expected to keep paying. Model used: **{model}**. Low and high end: the range in which each value lies "
+    "expected to keep paying. Low and high end: the range in which each value lies "
     "with {level} probability.",
     "cltv_chart_title": "Expected value per customer over the next {horizon} months",
     "cltv_chart_reading": "the top 10% of customers hold {share} of the expected value ({total} in total)",
@@ -222,7 +222,7 @@ DE: dict[str, str] = {
     "kf_a_share": "Umsatzanteil der A-Kunden",
     "kf_mean_cltv": "CLTV im Schnitt",
     "kf_likely_lost": "Wahrscheinlich verloren",
-    "kf_quadrants": "Kunden je Quadrant",
+    "kf_quadrants": "Kunden je Gruppe",
     "kf_customers_period": "Kunden {period}",
     "kf_revenue_period": "Umsatz {period}",
     "kf_a_share_period": "Umsatzanteil der A-Kunden {period}",
@@ -291,7 +291,7 @@ DE: dict[str, str] = {
     "section_cltv": "Kundenwert (CLTV)",
     "cltv_intro": "Was jeder Kunde in den nächsten {horizon} Monaten voraussichtlich an Deckungsbeitrag bringt, "
     "abgezinst: bei Käufern aus ihrer eigenen Kaufhistorie, bei Vertragskunden aus den Monaten, die sie "
-    "voraussichtlich weiter zahlen. Verwendetes Modell: **{model}**. Unteres und oberes Ende: der Bereich, in "
+    "voraussichtlich weiter zahlen. Unteres und oberes Ende: der Bereich, in "
     "dem jeder Wert mit {level} Wahrscheinlichkeit liegt.",
     "cltv_chart_title": "Erwarteter Wert je Kunde in den nächsten {horizon} Monaten",
     "cltv_chart_reading": "die besten 10 % der Kunden halten {share} des erwarteten Werts (insgesamt {total})",

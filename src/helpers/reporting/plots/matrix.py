@@ -83,6 +83,8 @@ def matrix_chart(view: MatrixView, ax=None) -> Figure:
     axis.scatter(drawn.loc[~live, "upsell_score"], drawn.loc[~live, "growth_score"], s=18, c="#b0b0b0",
                  marker="x", linewidths=0.8, alpha=0.8)
     ringed = drawn[drawn["moved"].astype(bool)] if "moved" in drawn else drawn.iloc[:0]
+    if len(ringed) > MAX_RINGS:  # thousands of rings hide the picture; the moves are counted in "what changed"
+        ringed = ringed.iloc[:0]
     if not ringed.empty:
         axis.scatter(ringed["upsell_score"], ringed["growth_score"], s=sizes[ringed.index] + 60, facecolors="none",
                      edgecolors="#222222", linewidths=1.0)
@@ -117,6 +119,7 @@ _OFFSETS = [(6, 3, "left", "bottom"), (6, -3, "left", "top"), (-6, 3, "right", "
             (-14, 14, "right", "bottom"), (14, -14, "left", "top"), (-14, -14, "right", "top"),
             (0, 22, "center", "bottom"), (0, -22, "center", "top")]
 MAX_LABEL = 40
+MAX_RINGS = 300
 
 
 def place_labels(axis, named: pd.DataFrame, obstacles=()) -> list:
@@ -136,7 +139,9 @@ def place_labels(axis, named: pd.DataFrame, obstacles=()) -> list:
             # a name is data: drawn as written ("$...$" in it is no formula, parse_math off)
             text = axis.annotate(label, (row["upsell_score"], row["growth_score"]), xytext=(dx, dy),
                                  textcoords="offset points", ha=ha, va=va, fontsize=8, color="#222222",
-                                 parse_math=False, arrowprops=None if abs(dx) < 10 else
+                                 parse_math=False, bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none",
+                                                         "pad": 0.6},
+                                 arrowprops=None if abs(dx) < 10 else
                                  {"arrowstyle": "-", "color": "#888888", "linewidth": 0.5})
             box = text.get_window_extent(renderer)
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
