@@ -58,3 +58,15 @@ def test_the_matrix_has_its_lines_corners_and_names_that_fit():
     legend = [t.get_text() for t in axis.get_legend().get_texts()]
     assert any("Quadranten gewechselt" in entry and "(2)" in entry for entry in legend)
     assert "in €" in axis.get_title(loc="left")
+
+
+def test_hundreds_of_moves_are_not_ringed():
+    """CDNOW moved 2,239 customers in a month: their rings hid the picture (review of issue 14)."""
+    segments = _segments()
+    moved = set(segments["customer_id"].head(matrix_charts.MAX_RINGS + 1))
+    view = report_matrix.report_matrix_view(segments, config.load_settings(), "en", moved=moved)
+    legend = [t.get_text() for t in matrix_charts.matrix_chart(view).axes[0].get_legend().get_texts()]
+    assert not any("changed quadrant" in entry for entry in legend)
+    few = report_matrix.report_matrix_view(segments, config.load_settings(), "en", moved=set(list(moved)[:3]))
+    legend = [t.get_text() for t in matrix_charts.matrix_chart(few).axes[0].get_legend().get_texts()]
+    assert "changed quadrant since last month (3)" in legend

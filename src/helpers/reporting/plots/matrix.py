@@ -83,7 +83,7 @@ def matrix_chart(view: MatrixView, ax=None) -> Figure:
     axis.scatter(drawn.loc[~live, "upsell_score"], drawn.loc[~live, "growth_score"], s=18, c="#b0b0b0",
                  marker="x", linewidths=0.8, alpha=0.8)
     ringed = drawn[drawn["moved"].astype(bool)] if "moved" in drawn else drawn.iloc[:0]
-    if len(ringed) > MAX_RINGS:  # thousands of rings hide the picture; the moves are counted in "what changed"
+    if len(ringed) > MAX_RINGS:  # hundreds of rings hide the picture; the moves are counted in "what changed"
         ringed = ringed.iloc[:0]
     if not ringed.empty:
         axis.scatter(ringed["upsell_score"], ringed["growth_score"], s=sizes[ringed.index] + 60, facecolors="none",
@@ -119,7 +119,7 @@ _OFFSETS = [(6, 3, "left", "bottom"), (6, -3, "left", "top"), (-6, 3, "right", "
             (-14, 14, "right", "bottom"), (14, -14, "left", "top"), (-14, -14, "right", "top"),
             (0, 22, "center", "bottom"), (0, -22, "center", "top")]
 MAX_LABEL = 40
-MAX_RINGS = 300
+MAX_RINGS = 100
 
 
 def place_labels(axis, named: pd.DataFrame, obstacles=()) -> list:
