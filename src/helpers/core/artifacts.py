@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from helpers.core import config, paths
+from helpers.core import config, paths, periods
 
 ARTIFACTS = {
     "transactions": "transactions.parquet",  # accepted transactions of the month's window
@@ -36,7 +35,6 @@ RUN_INFO = "run_info.json"
 #: written by the monthly run when it publishes the month with its report: months without it were prepared
 #: by hand (or are being built) and are never compared with
 PUBLISHED = "published.json"
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def artifact_path(month: str, name: str) -> Path:
@@ -108,7 +106,7 @@ def month_folders() -> list[Path]:
     root = paths.edition_processed_dir()
     if not root.exists():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and _MONTH.match(p.name))
+    return sorted(p for p in root.iterdir() if p.is_dir() and periods.is_month(p.name))
 
 
 def published_months() -> list[str]:

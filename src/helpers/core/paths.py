@@ -25,6 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.core import periods
+from helpers.core.language import LANGUAGES
+
 ROOT_ENV = "WORKBOOK_ROOT"
 
 
@@ -50,10 +53,8 @@ def dataset_dir(dataset: str) -> Path:
 
 STAGE_ENV = "WORKBOOK_STAGE"
 EDITION_ENV = "WORKBOOK_EDITION"
-LANGUAGES = ("en", "de")
 DEFAULT_NAME = "agency"
 _UNSAFE = re.compile(r"[^\w.-]+")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def newest_prepared_edition() -> Edition | None:
     newest, stamp = None, -1.0
     for candidate in editions():
         for info in (processed_root() / candidate.folder).glob("*/run_info.json"):
-            if _MONTH.match(info.parent.name) and info.stat().st_mtime > stamp:
+            if periods.is_month(info.parent.name) and info.stat().st_mtime > stamp:
                 newest, stamp = candidate, info.stat().st_mtime
     return newest
 

@@ -11,6 +11,11 @@ from helpers.core.errors import UsageError
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
+def is_month(text: str) -> bool:
+    """True for a month written YYYY-MM (e.g. a month folder's name)."""
+    return isinstance(text, str) and _MONTH.match(text) is not None
+
+
 def parse_month(month: str) -> pd.Period:
     if not isinstance(month, str) or not _MONTH.match(month):
         raise UsageError(f"month must look like 'YYYY-MM' (for example '2025-12'), got {month!r}")

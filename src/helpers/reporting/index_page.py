@@ -10,13 +10,12 @@ network); everything taken from the data is escaped.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from helpers import __version__
-from helpers.core import paths
+from helpers.core import paths, periods
 from helpers.core.config import Settings
 from helpers.reporting import i18n
 from helpers.reporting.report_index import REPORT, group_counts, read_key_figures
@@ -25,7 +24,6 @@ REPORT_NOTEBOOK = "05_report.html"
 INDEX = "index.html"
 #: language switchers name each language in itself
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
-_MONTH_DIR = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass
@@ -47,7 +45,7 @@ class PublishedMonth:
 
 
 def _is_published(folder: Path) -> bool:
-    return folder.is_dir() and _MONTH_DIR.match(folder.name) is not None and (
+    return folder.is_dir() and periods.is_month(folder.name) and (
         (folder / REPORT).exists() or (folder / "notebooks").is_dir())
 
 
