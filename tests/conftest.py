@@ -68,5 +68,5 @@ def spark():
     session = engines.local_spark_session()
     print(f"local SparkSession started in {time.perf_counter() - started:.1f} s")
     yield session
-    engines.stop_local_spark_session()
+    engines.stop_spark_session()
     assert session.sparkContext._jsc is None  # stopped

@@ -73,6 +73,9 @@ def test_cltv_values_are_checked(key, bad):
     ({"potential": {"maturity": {"kind_weights": {"operations": 0, "consulting": 0}}}}, "potential.maturity"),
     ({"qualification": {"rules": "employees >= 10"}}, "qualification.rules"),
     ({"currency": ""}, "currency"),
+    ({"spark": {"master": "spark//host:7077"}}, "spark.master"),
+    ({"spark": {"master": "cluster-1"}}, "spark.master"),
+    ({"spark": {"accepted_rows_dir": "s3a://bucket/workbook"}}, "spark.accepted_rows_dir"),
 ])
 def test_other_values_are_checked(changes, key):
     with pytest.raises(config.ConfigError, match=key):
@@ -145,3 +148,10 @@ def test_a_minimal_settings_file_in_another_folder_uses_the_shipped_files(tmp_pa
     path.write_text("intake: {column_mapping: missing.yaml}\n", encoding="utf-8")
     with pytest.raises(config.ConfigError, match=r"intake.column_mapping names .*x/missing.yaml, which does not"):
         config.load_column_mapping(config.load_settings(path))
+
+
+def test_spark_masters_and_the_shared_folder_are_read_as_written():
+    for master in ("", "spark://10.0.0.5:7077", "yarn", "k8s://https://k8s.example:443", "local[4]", "local[*]"):
+        assert config.settings_with({"spark": {"master": master}}).spark.master == master
+    shared = config.settings_with({"spark": {"accepted_rows_dir": "file:///mnt/shared/workbook"}}).spark
+    assert shared.accepted_rows_dir == "/mnt/shared/workbook"

@@ -206,3 +206,21 @@ def test_missing_or_old_java_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk8"))
     reason = spark_setup.java_problem()
     assert "Java 17+" in reason and "is Java 8" in reason
+
+
+def test_the_master_of_sparks_own_configuration_is_found(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS", raising=False)
+    monkeypatch.delenv("SPARK_HOME", raising=False)
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    assert spark_setup.configured_master() is None
+    (tmp_path / "spark-defaults.conf").write_text(
+        "# a comment\nspark.executor.memory 4g\nspark.master   spark://10.0.0.5:7077\n", encoding="utf-8"
+    )
+    assert spark_setup.configured_master() == "spark://10.0.0.5:7077"
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--master yarn --deploy-mode client pyspark-shell")
+    assert spark_setup.configured_master() == "yarn"  # spark-submit's arguments win, as in Spark
+
+
+def test_local_paths_reach_spark_as_written(tmp_path):
+    folder = tmp_path / "a+b c"
+    assert spark_setup.file_uri(folder) == "file://" + folder.as_posix()  # no %2B: Hadoop encodes it itself

@@ -72,3 +72,23 @@ def test_currency_of_a_file(transactions, tmp_path):
     plain = tmp_path / "plain.parquet"
     pd.DataFrame({"amount": [1.0]}).to_parquet(plain)
     assert data_currency(plain, "CHF", plain) == "CHF"
+
+
+def test_a_folder_of_parts_as_spark_writes_it_answers_like_one_file(transactions, tmp_path):
+    from helpers.features.summary import customer_summary
+
+    frame, path = transactions
+    parts = tmp_path / "parts.parquet"
+    parts.mkdir()
+    for number, start in enumerate(range(0, len(frame), 200)):
+        frame.iloc[start:start + 200].to_parquet(parts / f"part-{number:05d}.parquet", index=False)
+    (parts / "_SUCCESS").write_text("")  # Spark's marker and checksums sit beside the parts
+    (parts / ".part-00000.parquet.crc").write_bytes(b"\0crc")
+    assert transaction_queries.overview(parts) == transaction_queries.overview(path)
+    pd.testing.assert_frame_equal(transaction_queries.revenue_by_month(parts), transaction_queries.revenue_by_month(path))
+    ids = pd.Index(sorted(frame["customer_id"].unique()))
+    pd.testing.assert_series_equal(
+        transaction_queries.revenue_12m_by_customer(parts, ids, None),
+        transaction_queries.revenue_12m_by_customer(path, ids, None),
+    )
+    pd.testing.assert_frame_equal(customer_summary(parts, "2024-03-31"), customer_summary(path, "2024-03-31"))

@@ -112,9 +112,9 @@ def _relation(con: Any, transactions: Any) -> tuple[str, bool]:
     path = Path(transactions)
     if path.suffix != ".parquet":
         raise ValueError(f"{path}: contract clients are read from a DataFrame or a .parquet file")
-    if not path.is_file():
+    if not duck.parquet_exists(path):
         raise FileNotFoundError(f"{path}: no such transactions file (Parquet: customer_id, date, amount)")
-    relation = "read_parquet('{}')".format(path.as_posix().replace("'", "''"))
+    relation = duck.parquet(path)
     return relation, "cost" in con.sql(f"SELECT * FROM {relation} LIMIT 0").columns
 
 

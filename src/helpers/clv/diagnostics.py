@@ -218,7 +218,7 @@ def _transactions_relation(con: duckdb.DuckDBPyConnection, transactions: Any) ->
     path = Path(transactions)
     if path.suffix != ".parquet":
         raise ValueError(f"{path}: the tracking reads the transactions as a DataFrame or a .parquet file")
-    return "read_parquet('{}')".format(path.as_posix().replace("'", "''"))
+    return duck.parquet(path)
 
 
 def repeat_purchases_per_day(transactions: Any, customers: Any, end: Any) -> pd.DataFrame:

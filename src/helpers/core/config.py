@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,10 +290,32 @@ class RunSettings:
                    build_previous_month=check.flag(values, "build_previous_month"))
 
 
+_SPARK_MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|yarn|(spark|k8s|mesos)://\S+")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str
+    accepted_rows_dir: str
+
+    @classmethod
+    def build(cls, values: Mapping, check: SectionCheck) -> SparkSettings:
+        master = str(values["master"] or "").strip()
+        if master and not _SPARK_MASTER.fullmatch(master):
+            raise check.fail("master", "must be empty (Spark's own configuration, else a local session) or a "
+                             "master URL such as spark://host:7077, yarn, k8s://https://host:443 or local[4], "
+                             f"got {master!r}")
+        folder = str(values["accepted_rows_dir"] or "").strip()
+        if "://" in folder and not folder.startswith("file://"):
+            raise check.fail("accepted_rows_dir", "must be a folder that this machine reads as well as the "
+                             f"executors (a shared mount such as /mnt/shared/workbook), got {folder!r}")
+        return cls(master=master, accepted_rows_dir=folder.removeprefix("file://"))
+
+
 SECTIONS: dict[str, type] = {
     "intake": IntakeSettings, "summary": SummarySettings, "rfm": RfmSettings, "abc": AbcSettings,
     "cltv": CltvSettings, "clustering": ClusteringSettings, "potential": PotentialSettings,
-    "qualification": QualificationSettings, "run": RunSettings,
+    "qualification": QualificationSettings, "run": RunSettings, "spark": SparkSettings,
 }
 
 
@@ -311,6 +334,7 @@ class Settings:
     potential: PotentialSettings
     qualification: QualificationSettings
     run: RunSettings
+    spark: SparkSettings
     source: Path = field(compare=False)
     values: Mapping[str, Any] = field(repr=False, compare=False)
 

@@ -3,6 +3,8 @@ otherwise fill terminal output and run logs with bars."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 
@@ -13,3 +15,17 @@ def connect() -> duckdb.DuckDBPyConnection:
     except duckdb.InvalidInputException:
         pass  # in a Jupyter kernel without ipywidgets DuckDB draws no bar and refuses the setting
     return con
+
+
+def parquet(path) -> str:
+    """The SQL relation `read_parquet(...)` of a Parquet file, or of a folder of Parquet part files (as Spark's
+    executors write the accepted transactions), read in the order of the parts' names."""
+    path = Path(path)
+    target = path / "*.parquet" if path.is_dir() else path
+    return "read_parquet('{}')".format(target.as_posix().replace("'", "''"))
+
+
+def parquet_exists(path) -> bool:
+    """Whether `path` is a Parquet file or a folder holding Parquet part files."""
+    path = Path(path)
+    return path.is_file() or (path.is_dir() and any(path.glob("*.parquet")))

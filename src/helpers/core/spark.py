@@ -1,8 +1,10 @@
 """Spark sessions and sources set up alike everywhere (as `duck` does for DuckDB); pyspark stays optional.
 
 The session is, in order: the one passed in, the active session (a notebook on a cluster), the session of
-`spark-submit` (its master and conf), a Spark Connect session when ``SPARK_REMOTE`` is set, or a local
-session made on first use (`local_spark_session`, stopped at exit or by `stop_local_spark_session`).
+`spark-submit` (its master and conf), a Spark Connect session when ``SPARK_REMOTE`` is set, a session on
+the master of the settings (``spark.master``, ``--spark-master``) or of Spark's own configuration, or a
+local session made on first use (`local_spark_session`); the sessions made here are stopped at exit or by
+`stop_spark_session`.
 
 A source is a Parquet/CSV path (local or a cluster's, e.g. ``s3a://...``; a directory is read as a Parquet
 dataset), a table name of the session's catalog (``"sales.transactions"``), a Spark DataFrame or a pandas
@@ -44,9 +46,10 @@ class EngineUnavailableError(WorkbookError, RuntimeError):
 
 # --- sessions -------------------------------------------------------------------------------------------
 
-_local: SparkSession | None = None
-_local_warehouse: str | None = None
-_local_lock = threading.Lock()
+_ours: SparkSession | None = None  # the session this module started (local or on a cluster); stopped at exit
+_ours_warehouse: str | None = None
+_ours_lock = threading.Lock()
+LOCAL = "local"
 
 
 def spark_unavailable_reason() -> str | None:
@@ -90,68 +93,132 @@ def _require_pyspark() -> None:
         ) from error
 
 
+def configured_master() -> str | None:
+    """The master that Spark's own configuration names: ``--master`` in PYSPARK_SUBMIT_ARGS, else
+    ``spark.master`` in spark-defaults.conf (in SPARK_CONF_DIR, else SPARK_HOME/conf); None when neither does."""
+    submit = os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+    named = re.search(r"--master[ =](\S+)", submit)
+    if named:
+        return named.group(1).strip("'\"")
+    folders = [os.environ.get("SPARK_CONF_DIR"), os.environ.get("SPARK_HOME") and Path(os.environ["SPARK_HOME"]) / "conf"]
+    for folder in (Path(f) for f in folders if f):
+        defaults = folder / "spark-defaults.conf"
+        if not defaults.is_file():
+            continue
+        for line in defaults.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.strip().partition(" ")
+            if key == "spark.master" and value.strip():
+                return value.strip()
+    return None
+
+
 def local_spark_session() -> SparkSession:
     """A local SparkSession (all cores of this machine, no UI), made on first use and reused; stopped at
-    interpreter exit or by `stop_local_spark_session`. Raises EngineUnavailableError naming the fix when
+    interpreter exit or by `stop_spark_session`. Raises EngineUnavailableError naming the fix when
     pyspark or Java 17+ is missing."""
-    global _local, _local_warehouse
-    with _local_lock:
-        if _local is not None and _local.sparkContext._jsc is not None:
-            return _local
+    return _our_session(LOCAL)
+
+
+def cluster_spark_session(master: str | None) -> SparkSession:
+    """A SparkSession on a cluster: `master` (spark://host:7077, yarn, k8s://...), or None for the master
+    and everything else of Spark's own configuration (PYSPARK_SUBMIT_ARGS, spark-defaults.conf). Made on
+    first use and reused; stopped at exit or by `stop_spark_session`. The session's time zone is set to
+    UTC (the days of the transactions are read and written as UTC timestamps)."""
+    return _our_session(master)
+
+
+def _our_session(master: str | None) -> SparkSession:
+    global _ours, _ours_warehouse
+    with _ours_lock:
+        if _ours is not None and _ours.sparkContext._jsc is not None:
+            if master in (None, LOCAL) or _ours.sparkContext.master == master:
+                return _ours
+            _stop_ours()  # another master was asked for: a process holds one SparkContext
         _require_pyspark()
         problem = java_problem()
         if problem:
             raise EngineUnavailableError(problem)
         from pyspark.sql import SparkSession
 
-        cores = os.cpu_count() or 2
-        warehouse = tempfile.mkdtemp(prefix="workbook-spark-warehouse-")  # never ./spark-warehouse
         builder = (
-            SparkSession.builder.master(f"local[{cores}]")
-            .appName("segment-workbook")
-            .config("spark.ui.enabled", "false")
+            SparkSession.builder.appName("segment-workbook")
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.warehouse.dir", warehouse)
         )
+        warehouse = None
+        if master == LOCAL:
+            cores = os.cpu_count() or 2
+            warehouse = tempfile.mkdtemp(prefix="workbook-spark-warehouse-")  # never ./spark-warehouse
+            builder = (
+                builder.master(f"local[{cores}]")
+                .config("spark.ui.enabled", "false")
+                .config("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
+                .config("spark.sql.warehouse.dir", warehouse)
+            )
+        elif master:
+            builder = builder.master(master)
+        where = "a local Spark session" if master == LOCAL else f"a Spark session on {master or configured_master()}"
         try:
             started = builder.getOrCreate()
         except Exception as error:  # the JVM did not start (JAVA_GATEWAY_EXITED and friends)
-            shutil.rmtree(warehouse, ignore_errors=True)
+            if warehouse:
+                shutil.rmtree(warehouse, ignore_errors=True)
             raise EngineUnavailableError(
-                f"could not start a local Spark session ({error}); it needs Java {MIN_JAVA}+ and "
-                f"{SPARK_INSTALL_HINT}"
+                f"could not start {where} ({error}); it needs Java {MIN_JAVA}+ and {SPARK_INSTALL_HINT}"
+                + ("" if master == LOCAL else ", and a master that this machine reaches")
             ) from error
         started.sparkContext.setLogLevel("ERROR")
-        if _local_warehouse is None:
-            atexit.register(stop_local_spark_session)
-        _local, _local_warehouse = started, warehouse
+        if _ours_warehouse is None:
+            atexit.register(stop_spark_session)
+        _ours, _ours_warehouse = started, warehouse or ""
         return started
 
 
-def stop_local_spark_session() -> None:
-    """Stop the session made by `local_spark_session` (if any). Sessions passed in are never stopped."""
-    global _local, _local_warehouse
-    with _local_lock:
-        if _local is not None:
-            _local.stop()
-            _local = None
-        if _local_warehouse:
-            shutil.rmtree(_local_warehouse, ignore_errors=True)
-            _local_warehouse = ""  # atexit is registered already
+def _stop_ours() -> None:
+    global _ours, _ours_warehouse
+    if _ours is not None:
+        _ours.stop()
+        _ours = None
+    if _ours_warehouse:
+        shutil.rmtree(_ours_warehouse, ignore_errors=True)
+        _ours_warehouse = ""  # atexit is registered already
 
 
-def session(given: SparkSession | None = None) -> SparkSession:
-    """The session to work in: `given`, else the first of those listed in this module's docstring."""
+def stop_spark_session(end_jvm: bool = False) -> None:
+    """Stop the session this module started (local or on a cluster), if any: on a cluster it gives the
+    executors back. Sessions passed in, and those of spark-submit or a notebook's cluster, are never stopped.
+    `end_jvm`: also end the Java process behind it (its memory, and what it holds open such as an embedded
+    Hive metastore, which another process, e.g. a notebook's kernel, could not open meanwhile); a later
+    session starts a new one."""
+    with _ours_lock:
+        was_ours = _ours is not None
+        _stop_ours()
+        if end_jvm and was_ours:
+            from pyspark import SparkContext
+
+            gateway = SparkContext._gateway
+            if gateway is not None and getattr(gateway, "proc", None) is not None:
+                gateway.shutdown()
+                gateway.proc.stdin.close()  # the JVM ends when its stdin closes (pyspark's design)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    gateway.proc.wait(timeout=60)
+                SparkContext._gateway = None
+                SparkContext._jvm = None
+
+
+def session(given: SparkSession | None = None, master: str = "") -> SparkSession:
+    """The session to work in: `given`; else the active session (a notebook on a cluster); else the session
+    of `spark-submit` (its master and conf); else a Spark Connect session when ``SPARK_REMOTE`` is set; else a
+    session on `master` (a setting or ``--spark-master``) or on the master of Spark's own configuration
+    (`configured_master`); else a local session made on first use (`local_spark_session`)."""
     if given is not None:
         return given
     _require_pyspark()
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
-    if active is not None:
+    if active is not None and (not master or active.sparkContext.master == master or active is not _ours):
         return active
     if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: its JVM, its master and conf
         return SparkSession.builder.getOrCreate()
@@ -163,7 +230,16 @@ def session(given: SparkSession | None = None) -> SparkSession:
                 f"SPARK_REMOTE is set, and Spark Connect needs pyspark's Connect extras ({error}): "
                 "pip install 'pyspark[connect]' (or unset SPARK_REMOTE for a local session)"
             ) from error
+    if master or configured_master():
+        return cluster_spark_session(master or None)
     return local_spark_session()
+
+
+def file_uri(path: str | Path) -> str:
+    """A local path as Spark reads and writes it on every cluster: ``file://`` plus the absolute path as
+    written (Hadoop's Path encodes it itself; `Path.as_uri` would turn a `+` into `%2B`, a folder that does
+    not exist). Without the scheme, YARN would look in HDFS."""
+    return "file://" + Path(path).resolve().as_posix()
 
 
 # --- sources --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ customer) stays in-process, in pandas, whatever the engine.
 - ``duckdb`` (default, embedded): a pandas DataFrame or a Parquet/CSV path.
 - ``spark``: a Parquet/CSV path, a table name of the session's catalog, a Spark DataFrame or a pandas
   DataFrame, in the session that `helpers.core.spark` finds or starts (`spark_session` first; a local
-  session is made on first use by `local_spark_session` and stopped at exit or by `stop_local_spark_session`).
+  session is made on first use by `local_spark_session` and stopped at exit or by `stop_spark_session`).
 
 The columns read are customer_id, date, amount and, when present, cost (same rules as `helpers.features.summary`).
 """
@@ -29,7 +29,7 @@ from helpers.core.spark import (  # the session functions are also this engine's
     session,
     source_frame,
     spark_unavailable_reason,
-    stop_local_spark_session,
+    stop_spark_session,
 )
 from helpers.features import summary
 
@@ -40,7 +40,7 @@ __all__ = [
     "ENGINES",
     "local_spark_session",
     "spark_unavailable_reason",
-    "stop_local_spark_session",
+    "stop_spark_session",
     "summarise",
     "summarise_calibration_holdout",
 ]

@@ -52,7 +52,7 @@ def _source_sql(con: duckdb.DuckDBPyConnection, transactions) -> tuple[str, bool
         return "transactions_input", has_cost
     path = Path(transactions)
     if path.suffix == ".parquet":
-        relation = f"read_parquet('{path.as_posix()}')"
+        relation = duck.parquet(path)
     elif path.suffix in (".csv", ".txt"):
         relation = f"read_csv_auto('{path.as_posix()}')"
     else:

@@ -23,8 +23,7 @@ def query(source: Source, sql: str, parameters: list | None = None) -> pd.DataFr
         if isinstance(source, pd.DataFrame):
             con.register("transactions", source)
         else:
-            path = str(source).replace("'", "''")
-            con.execute(f"CREATE VIEW transactions AS SELECT * FROM read_parquet('{path}')")
+            con.execute(f"CREATE VIEW transactions AS SELECT * FROM {duck.parquet(source)}")
         return con.execute(sql, parameters or []).df()
 
 
@@ -112,21 +111,21 @@ def revenue_12m_by_customer(
         in_window = ((dates > start) & (dates <= end)).to_numpy()
         customers = pa.array(transactions["customer_id"][in_window].astype(str), type=pa.large_string())
         return _revenue_by_customer(customers, transactions["amount"][in_window].to_numpy(), ids)
-    if not Path(transactions).is_file():
+    if not duck.parquet_exists(transactions):
         raise FileNotFoundError(f"{transactions}: no such transactions file (Parquet: customer_id, date, amount)")
-    source = Path(transactions).as_posix()
+    source = duck.parquet(transactions)
     with duck.connect() as con:
         if as_of is None:
-            as_of = con.sql("SELECT max(date) FROM read_parquet($source)", params={"source": source}).fetchall()[0][0]
+            as_of = con.sql(f"SELECT max(date) FROM {source}").fetchall()[0][0]
             if as_of is None:
                 return pd.Series(0.0, index=ids)
         start, end = _twelve_months(as_of)
         # no ORDER BY needed: DuckDB keeps the file's row order (preserve_insertion_order), which the
         # sums below rely on to equal those of the DataFrame path
         window = con.sql(
-            "SELECT CAST(customer_id AS VARCHAR) AS customer_id, amount FROM read_parquet($source) "
+            f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, amount FROM {source} "
             "WHERE date > $start AND date <= $end",
-            params={"source": source, "start": start.to_pydatetime(), "end": end.to_pydatetime()},
+            params={"start": start.to_pydatetime(), "end": end.to_pydatetime()},
         ).to_arrow_table()
     return _revenue_by_customer(window["customer_id"].cast(pa.large_string()), window["amount"].to_numpy(), ids)
 

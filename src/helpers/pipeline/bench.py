@@ -28,10 +28,13 @@ START = np.datetime64("2022-01-01")
 DAYS = 3 * 365
 
 
-def synthetic_transactions(customers: int, transactions: int, seed: int = 7) -> pd.DataFrame:
+def synthetic_transactions(
+    customers: int, transactions: int, seed: int | np.random.SeedSequence = 7, first_id: int = 0
+) -> pd.DataFrame:
     """A transaction log with BG/NBD-like behaviour: staggered acquisition, gamma-distributed purchase
     rates, exponential lifetimes (dropout), and gamma spend around a per-customer mean.
-    The rates are scaled so that the log has about `transactions` rows (at least one per customer)."""
+    The rates are scaled so that the log has about `transactions` rows (at least one per customer).
+    Customer ids run from C{first_id}."""
     rng = np.random.default_rng(seed)
     acquired = rng.integers(0, int(DAYS * 0.8), size=customers)
     lifetime = np.minimum(rng.exponential(DAYS * 0.6, size=customers), DAYS - acquired)
@@ -41,7 +44,7 @@ def synthetic_transactions(customers: int, transactions: int, seed: int = 7) -> 
     scale = repeats_wanted / exposure.sum() if exposure.sum() > 0 else 0.0
     repeats = rng.poisson(exposure * scale)
     counts = repeats + 1
-    owner = np.repeat(np.arange(customers), counts)
+    owner = np.repeat(np.arange(first_id, first_id + customers), counts)
     # the first row of each customer is its acquisition day, the rest fall uniformly in its lifetime
     offsets = rng.random(owner.size) * np.repeat(lifetime, counts)
     first_rows = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -56,6 +59,35 @@ def synthetic_transactions(customers: int, transactions: int, seed: int = 7) -> 
             "amount": amount,
         }
     )
+
+
+def write_synthetic_transactions(
+    target, customers: int, transactions: int, seed: int = 7, customers_per_part: int = 1_000_000
+) -> int:
+    """The same kind of log as `synthetic_transactions`, too large to hold at once, written to one Parquet
+    file part by part (each part `customers_per_part` customers with their share of the rows, from its own
+    seed of `seed`): 100 million rows take about 2 GB of memory instead of some 15. Returns the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = max(1, -(-customers // customers_per_part))
+    seeds = np.random.SeedSequence(seed).spawn(parts)
+    written = 0
+    writer = None
+    try:
+        for part, part_seed in enumerate(seeds):
+            first = part * customers_per_part
+            size = min(customers_per_part, customers - first)
+            rows = synthetic_transactions(size, round(transactions * size / customers), part_seed, first)
+            table = pa.Table.from_pandas(rows, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(target, table.schema)
+            writer.write_table(table, row_group_size=1_000_000)
+            written += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return written
 
 
 class PeakMemory:

@@ -46,7 +46,13 @@ def _run(args: argparse.Namespace) -> int:
     else:
         months = []
     # which months the accepted rows cover, before any notebook runs: a month outside them is refused
-    covered = preparation.data_months(files, settings, args.engine)
+    covered = preparation.data_months(files, settings, args.engine, args.spark_master)
+    if args.engine == "spark":
+        # the notebooks start their own session; one left here would hold the cluster's cores (and the
+        # Java process its memory, and an embedded metastore its lock) while they run
+        from helpers.core.spark import stop_spark_session
+
+        stop_spark_session(end_jvm=True)
     if not months:
         months = [covered.latest_complete()]
         print(f"no --month given: using the latest complete month in the data, {months[0]}")
@@ -64,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
             "service_map_path": str(files.service_map.resolve()) if files.service_map else "",
             "config_path": str(settings.source.resolve()),
             "engine": args.engine,
+            "spark_master": args.spark_master,
             "language": args.language,
             "pseudonymise": args.pseudonymise,
         }
@@ -167,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--engine", choices=["duckdb", "spark"], default="duckdb",
         help="where the transactions are condensed per customer: duckdb (embedded) or spark",
+    )
+    run.add_argument(
+        "--spark-master", default="",
+        help="with --engine spark: the cluster's master URL (spark://host:7077, yarn, k8s://...); default: the "
+             "setting spark.master, else Spark's own configuration, else a local session",
     )
     run.add_argument("--language", choices=["en", "de"], default="en", help="language of the stakeholder report")
     run.add_argument(

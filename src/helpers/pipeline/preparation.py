@@ -14,6 +14,7 @@ import pandas as pd
 from helpers import __version__
 from helpers.core import artifacts as processed
 from helpers.core import paths, periods
+from helpers.core import spark as spark_setup
 from helpers.core.config import Settings, load_column_mapping
 from helpers.core.errors import UsageError
 from helpers.core.spark import is_remote_source
@@ -66,20 +67,29 @@ class DataMonths:
         return earlier[-1] if earlier else newest
 
 
-def data_months(files: InputFiles, settings: Settings, engine: str = "duckdb") -> DataMonths:
+def spark_session_for(settings: Settings, spark_master: str = ""):
+    """The Spark session of a run: on `spark_master` (``--spark-master``), else on the settings'
+    ``spark.master``, else as helpers.core.spark.session finds one."""
+    return spark_setup.session(master=spark_master or settings.spark.master)
+
+
+def data_months(files: InputFiles, settings: Settings, engine: str = "duckdb", spark_master: str = "") -> DataMonths:
     """Which months the accepted transactions cover (the rows checked as in a run, so a rejected row, e.g.
-    one dated in the future, never makes a month)."""
+    one dated in the future, never makes a month). A table is checked by the executors; only the list of
+    months and the last day come back."""
     if engine == "spark" and is_remote_source(files.transactions):
         from pyspark.sql import functions as F
 
         from helpers.data.intake import in_spark as warehouse_intake
 
         accepted, _ = warehouse_intake.check_table(
-            str(files.transactions), load_column_mapping(settings), settings, None
+            str(files.transactions), load_column_mapping(settings), settings, None,
+            spark_session_for(settings, spark_master), find_repeats=False,  # a repeat's twin has its month
         )
-        rows = accepted.select(F.date_format("date", "yyyy-MM").alias("month")).distinct().collect()
-        last = accepted.agg(F.max("date")).collect()[0][0]
-        return DataMonths(sorted(row["month"] for row in rows), pd.Timestamp(last) if last is not None else None)
+        found = accepted.agg(
+            F.sort_array(F.collect_set(F.date_format("date", "yyyy-MM"))).alias("months"), F.max("date").alias("last")
+        ).collect()[0]
+        return DataMonths(list(found["months"]), pd.Timestamp(found["last"]) if found["last"] is not None else None)
     with tempfile.TemporaryDirectory(prefix="workbook-month-") as work:
         intake = load_inputs(files.transactions, settings=settings, workdir=work)
         accepted = intake.write_transactions(Path(work) / "all.parquet")
@@ -89,9 +99,9 @@ def data_months(files: InputFiles, settings: Settings, engine: str = "duckdb") -
     return DataMonths(months, pd.Timestamp(last) if months else None)
 
 
-def latest_month(files: InputFiles, settings: Settings, engine: str = "duckdb") -> str:
+def latest_month(files: InputFiles, settings: Settings, engine: str = "duckdb", spark_master: str = "") -> str:
     """The latest complete month in the accepted transactions (see DataMonths.latest_complete)."""
-    return data_months(files, settings, engine).latest_complete()
+    return data_months(files, settings, engine, spark_master).latest_complete()
 
 
 def check_months(requested: list[str], covered: DataMonths, source) -> None:
@@ -118,14 +128,19 @@ def calibration_end_for(month: str, holdout_months: int, first_date) -> pd.Times
     return end if pd.Timestamp(first_date) <= end else None
 
 
-def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str = "duckdb") -> PreparedMonth:
+def prepare_month(
+    files: InputFiles, month: str, settings: Settings, engine: str = "duckdb", spark_master: str = ""
+) -> PreparedMonth:
     """Validate the inputs for `month` (empty: the latest complete month), write the processed files, and
     condense the accepted transactions into the customer summary on `engine` (duckdb or spark), which
     reads the accepted transactions from their Parquet file. With engine spark and a table name or a
-    cluster path as the transactions, Spark also checks the rows (helpers.data.intake.in_spark)."""
+    cluster path as the transactions, Spark's executors also check the rows (helpers.data.intake.in_spark)
+    and write the accepted ones into the month's folder. Spark runs on `spark_master`, else on the
+    settings' ``spark.master`` (see `spark_session_for`)."""
     notes: list[str] = []
+    spark = spark_session_for(settings, spark_master) if engine == "spark" else None
     if not month:
-        month = latest_month(files, settings, engine)
+        month = latest_month(files, settings, engine, spark_master)
         notes.append(f"No month was given: the latest complete month in the data is {month}.")
     month = resolve_month(month, None)
     if paths.staged_run() is None:
@@ -139,14 +154,17 @@ def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str
     if engine == "spark" and is_remote_source(files.transactions):
         from helpers.data.intake import in_spark as warehouse_intake
 
-        # the rows are checked and condensed in Spark; only the accepted rows' contract columns come here
+        # the executors check the rows, write the accepted ones here and condense them; only per-customer
+        # results, the counts and the listed rejected rows come to this process
         accepted_rows, intake = warehouse_intake.check_table(
-            str(files.transactions), load_column_mapping(settings), settings, cutoff
+            str(files.transactions), load_column_mapping(settings), settings, cutoff, spark
         )
         intake = intake.merged(
             load_inputs([], files.accounts, files.service_map, analysis_end=cutoff, settings=settings)
         )
-        accepted = warehouse_intake.write_accepted(accepted_rows, target)
+        accepted = warehouse_intake.write_accepted(
+            accepted_rows, target, settings.spark.accepted_rows_dir, int(intake.counts.loc[intake.counts["table"] == "transactions", "accepted"].sum())
+        )
         summary_source = accepted_rows
     else:
         # DuckDB leaves the accepted transactions as Parquet files in a work folder; they become the artifact
@@ -159,7 +177,8 @@ def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str
             accepted = intake.write_transactions(target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        summary_source = accepted
+        # Spark's executors read the file by its URI (on YARN a bare path would be HDFS)
+        summary_source = spark_setup.file_uri(accepted) if spark is not None else accepted
     seen = transaction_queries.overview(accepted)
     if seen["rows"] == 0:
         raise UsageError(
@@ -168,13 +187,13 @@ def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str
         )
     currency = data_currency(accepted, settings.currency, files.transactions)
     unit_days = settings.summary.unit_days
-    summary = summarise(summary_source, cutoff, unit_days=unit_days, engine=engine)
+    summary = summarise(summary_source, cutoff, unit_days=unit_days, engine=engine, spark_session=spark)
     processed.write_artifact(summary, month, "customer_summary")
     calibration_end = calibration_end_for(month, settings.summary.holdout_months, seen["first_date"])
     calibration = None
     if calibration_end is not None:
         calibration = summarise_calibration_holdout(
-            summary_source, calibration_end, cutoff, unit_days=unit_days, engine=engine
+            summary_source, calibration_end, cutoff, unit_days=unit_days, engine=engine, spark_session=spark
         )
         processed.write_artifact(calibration, month, "calibration_holdout")
     else:
@@ -197,6 +216,7 @@ def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str
             "unit_days": unit_days,
             "currency": currency,
             "engine": engine,
+            "spark_master": _master_of(spark),
             "intake_engines": intake.engines,
             "calibration_end": calibration_end.date().isoformat() if calibration_end is not None else None,
             "version": __version__,
@@ -204,3 +224,12 @@ def prepare_month(files: InputFiles, month: str, settings: Settings, engine: str
         },
     )
     return PreparedMonth(month, cutoff, intake, summary, calibration, calibration_end, currency, notes, accepted)
+
+
+def _master_of(spark) -> str | None:
+    if spark is None:
+        return None
+    try:
+        return str(spark.sparkContext.master)
+    except Exception:  # Spark Connect
+        return "Spark Connect"

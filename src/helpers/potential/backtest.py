@@ -91,7 +91,7 @@ def _window_revenue(transactions: Any, start: pd.Timestamp, end: pd.Timestamp) -
             con.register("backtest_input", transactions[["customer_id", "date", "amount"]])
             source = "backtest_input"
         else:
-            source = "read_parquet('{}')".format(str(transactions).replace("'", "''"))
+            source = duck.parquet(transactions)
         return con.sql(
             f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, sum(amount) AS revenue, "
             f"count(DISTINCT CASE WHEN amount > 0 THEN CAST(date AS DATE) END) AS purchase_days FROM {source} "

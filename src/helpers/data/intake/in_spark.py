@@ -8,9 +8,10 @@ to a day, amounts to numbers; a value that does not cast is unparseable), and fa
 with the file intake's reasons, in the same order (errors and rejected rows worded by
 helpers.data.intake.messages). The session and the reading of the source are helpers.core.spark's. The
 accepted rows stay a Spark DataFrame, from which Spark condenses the customer summary
-(helpers.features.engines). Only the accepted rows' contract columns come back to this machine, as the
-month's transactions Parquet file, for the later notebooks' small per-day and per-customer questions
-(answered by DuckDB).
+(helpers.features.engines); only that summary (one row per customer, through Arrow), the counts and the
+listed rejected rows reach this process. The executors write the accepted rows' contract columns as Parquet
+parts into the month's folder (`write_accepted`), where the later notebooks ask their per-day and
+per-customer questions of them in DuckDB.
 
 Differences from files, because a table is not a file: a table is typed, so text such as `1.234,56` is not
 parsed (a text column must hold plain numbers and ISO dates); rows have no line numbers (`source_row` is
@@ -20,15 +21,18 @@ counted but not listed in rejected_rows.csv (a table that spans years would list
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from helpers.core import spark as spark_setup
 from helpers.core.config import Settings
+from helpers.core.errors import UsageError
 from helpers.data.contract import AFTER_ANALYSIS_MONTH, CONTRACT, RowLimits, row_checks
 from helpers.data.intake.columns import match_columns
 from helpers.data.intake.messages import (
@@ -116,11 +120,14 @@ def check_table(
     spark: SparkSession | None = None,
     *,
     today: Any = None,
+    find_repeats: bool = True,
 ) -> tuple[SparkDataFrame, IntakeResult]:
     """Check the rows of a Spark-readable transactions source (against the limits of the settings, the
     analysis end and `today`, default today's date here). Returns the accepted rows (a Spark DataFrame
     with the contract's columns) and an IntakeResult with the counts, the listed rejected rows and the
-    accepted customers' ids (its transaction_parts are empty: see `write_accepted`)."""
+    accepted customers' ids (its transaction_parts are empty: see `write_accepted`). `find_repeats=False`
+    keeps identical rows (a shuffle of every row less) for questions they cannot change, such as which
+    months the data cover."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -147,13 +154,15 @@ def check_table(
         failed_columns[key] = F.col(f"__f_{key}")
     reason, about = _reason(typed_columns, failed_columns, limits)
     checked = checked.withColumn("__reason", reason).withColumn("__about", about)
-    # identical rows among those without another fault: one is kept
-    window = Window.partitionBy(F.col("__reason").isNull(), *[F.col(f"`{c}`") for c in columns]).orderBy(F.lit(1))
-    repeat = F.col("__reason").isNull() & (F.row_number().over(window) > 1)
-    checked = checked.withColumns({
-        "__reason": F.when(repeat, F.lit("duplicate_row")).otherwise(F.col("__reason")),
-        "__about": F.when(repeat, F.lit(None).cast("string")).otherwise(F.col("__about")),
-    }).persist()
+    if find_repeats:
+        # identical rows among those without another fault: one is kept
+        window = Window.partitionBy(F.col("__reason").isNull(), *[F.col(f"`{c}`") for c in columns]).orderBy(F.lit(1))
+        repeat = F.col("__reason").isNull() & (F.row_number().over(window) > 1)
+        checked = checked.withColumns({
+            "__reason": F.when(repeat, F.lit("duplicate_row")).otherwise(F.col("__reason")),
+            "__about": F.when(repeat, F.lit(None).cast("string")).otherwise(F.col("__about")),
+        })
+    checked = checked.persist()
     by_reason = {row["__reason"]: int(row["count"]) for row in checked.groupBy("__reason").count().collect()}
     read = sum(by_reason.values())
     accepted_rows = by_reason.pop(None, 0)
@@ -221,10 +230,14 @@ def _rejected_table(name: str, rejected: pd.DataFrame, match: dict[str, str]) ->
     )
 
 
-def write_accepted(accepted: SparkDataFrame, target: Path) -> Path:
-    """The accepted rows' contract columns as one local Parquet file (days as timestamps in microseconds
-    without a time zone, as pandas and DuckDB read them). A local session writes it itself; from a cluster the rows come through
-    the driver."""
+def write_accepted(accepted: SparkDataFrame, target: Path, shared_dir: str | Path = "",
+                   expected_rows: int | None = None) -> Path:
+    """The accepted rows' contract columns, written by the executors as a folder of Parquet part files at
+    `target` (days as timestamps in microseconds without a time zone, as pandas and DuckDB read them): no
+    row passes through this process. The executors write into `shared_dir` when given (a folder that they
+    and this machine both see), else into target's folder, which must then be on storage they share; the
+    parts are then moved to `target`. With `expected_rows` (the accepted count), parts that this machine
+    does not see (the folder is not shared with the executors) stop the run with the fix."""
     from pyspark.sql import functions as F
 
     # a day without a time zone (TIMESTAMP_NTZ), as the file intake writes it; the session runs in UTC
@@ -232,26 +245,52 @@ def write_accepted(accepted: SparkDataFrame, target: Path) -> Path:
     spark = accepted.sparkSession
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".parquet.tmp")
+    base = Path(shared_dir) if shared_dir else target.parent
+    base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".spark-accepted-", dir=base))
+    written = folder / "parts"
+    staged = target.with_name(target.name + ".tmp")
     try:
-        master = str(spark.sparkContext.master)
-    except Exception:  # Spark Connect has no SparkContext on this side
-        master = ""
-    if master.startswith("local"):
-        folder = Path(tempfile.mkdtemp(prefix=".spark-", dir=target.parent))
-        previous = spark.conf.get("spark.sql.parquet.outputTimestampType", None)
-        spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        try:
-            accepted.coalesce(1).write.mode("overwrite").parquet(str(folder / "out"))
-            part = next((folder / "out").glob("part-*.parquet"))
-            part.replace(temporary)
-        finally:
-            if previous is None:
-                spark.conf.unset("spark.sql.parquet.outputTimestampType")
-            else:
-                spark.conf.set("spark.sql.parquet.outputTimestampType", previous)
-            shutil.rmtree(folder, ignore_errors=True)
-    else:
-        accepted.toPandas().to_parquet(temporary, index=False)
-    temporary.replace(target)
+        with _setting(spark, "spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"):
+            # a file:// URI: the shared folder, never the cluster's default file system (HDFS on YARN)
+            accepted.write.mode("overwrite").parquet(spark_setup.file_uri(written))
+        parts = sorted(written.glob("part-*.parquet"))
+        seen = sum(pq.ParquetFile(part).metadata.num_rows for part in parts)
+        if expected_rows is not None and seen != expected_rows:
+            raise UsageError(
+                f"the Spark executors wrote the {expected_rows:,} accepted rows to {written}, and this machine sees "
+                f"{seen:,} of them there: that folder is not on storage the executors share with this machine. "
+                "Set spark.accepted_rows_dir in the settings to a folder both see (e.g. an NFS mount), or run "
+                "the workbook where the data/processed folder is shared with the cluster"
+            )
+        _remove(staged)
+        staged.mkdir()
+        for number, part in enumerate(parts):
+            shutil.move(part, staged / f"part-{number:05d}.parquet")  # a copy when shared_dir is another disk
+        _remove(target)
+        staged.replace(target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        _remove(staged)
     return target
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+@contextlib.contextmanager
+def _setting(spark: SparkSession, key: str, value: str):
+    """The session's setting `key` at `value` for a while, then back as it was."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
