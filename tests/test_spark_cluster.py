@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.core import paths
 from helpers.core import spark as spark_setup
 from helpers.data.intake.loader import load_inputs
 from helpers.features.engines import summarise, summarise_calibration_holdout
@@ -172,6 +173,7 @@ def test_a_hive_table_on_the_cluster_of_spark_defaults_equals_duckdb(cluster, ro
     _assert_same_month(folder, by_duckdb, executors_wrote=True)
     assert _tasks_run_by_the_worker(cluster) > tasks_before
     assert not cluster.state()["activeapps"]
+    assert not (paths.notebooks_dir() / "derby.log").exists() and not (paths.repo_root() / "metastore_db").exists()
 
 
 def test_parts_the_driver_does_not_see_stop_the_run_with_the_fix(cluster, tmp_path):
