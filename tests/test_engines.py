@@ -224,3 +224,21 @@ def test_the_master_of_sparks_own_configuration_is_found(tmp_path, monkeypatch):
 def test_local_paths_reach_spark_as_written(tmp_path):
     folder = tmp_path / "a+b c"
     assert spark_setup.file_uri(folder) == "file://" + folder.as_posix()  # no %2B: Hadoop encodes it itself
+
+
+def test_a_setting_kept_comes_back_as_it_was(spark):
+    key = "spark.sql.parquet.outputTimestampType"
+    spark.conf.unset(key)
+    unset = spark.conf.get(key, None)
+    with spark_setup.setting_kept(spark, key, "TIMESTAMP_MICROS"):
+        assert spark.conf.get(key) == "TIMESTAMP_MICROS"
+    assert spark.conf.get(key, None) == unset  # unset again, not pinned to the default
+    spark.conf.set(key, "INT96")
+    with pytest.raises(RuntimeError):
+        with spark_setup.setting_kept(spark, key, "TIMESTAMP_MICROS"):
+            raise RuntimeError("the write failed")
+    assert spark.conf.get(key) == "INT96"  # restored after a failure too
+    with spark_setup.setting_kept(spark, key):  # no value: only watched
+        spark.conf.set(key, "TIMESTAMP_MILLIS")
+    assert spark.conf.get(key) == "INT96"
+    spark.conf.unset(key)

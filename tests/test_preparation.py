@@ -71,6 +71,9 @@ def test_rejection_reasons_count_listed_and_unlisted_rows():
     ]
     assert table["example_row"].tolist()[1:] == [4, 7] and pd.isna(table["example_row"].iloc[0])
     assert rejection_reasons(rejected.iloc[:0]).empty
+    # a reason with listed rows and rows beyond those listed is one line, with a listed row as its example
+    both = rejection_reasons(rejected, {("transactions", "duplicate_row"): 5_000})
+    assert both[["reason", "rows", "example_row"]].values.tolist() == [["duplicate_row", 5_002, 4], ["unparseable_date", 1, 7]]
 
 
 def test_without_a_month_the_latest_complete_month_of_the_accepted_rows_is_taken(workbook_root, tmp_path):

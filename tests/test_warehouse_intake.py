@@ -93,6 +93,22 @@ def test_spark_checks_a_table_like_duckdb_checks_the_same_rows(spark, table_rows
     assert missing["column"].tolist() == ["kunde", "kunde"] and '"channel"' in missing["raw"].iloc[0]
 
 
+def test_a_reason_with_many_rows_lists_some_and_counts_all(spark, table_rows, settings, monkeypatch):
+    from helpers.data.intake import in_spark as warehouse_intake
+
+    spark.createDataFrame(table_rows).createOrReplaceTempView("sales_transactions")
+    everything = warehouse_intake.check_table("sales_transactions", load_column_mapping(settings), settings, END, spark)[1]
+    monkeypatch.setattr(warehouse_intake, "LISTED_PER_REASON", 1)
+    capped = warehouse_intake.check_table("sales_transactions", load_column_mapping(settings), settings, END, spark)[1]
+
+    assert _reason_counts(capped) == _reason_counts(everything)  # every row still counted, by its reason
+    assert capped.counts["rejected"].tolist() == everything.counts["rejected"].tolist()
+    assert capped.rejected["reason"].value_counts().max() == 1
+    assert set(capped.rejected["reason"]) == set(everything.rejected["reason"])
+    many = {reason for reason, rows in everything.rejected["reason"].value_counts().items() if rows > 1}
+    assert many and {reason for (_, reason) in capped.unlisted_rejections} >= many
+
+
 def test_a_month_prepared_from_a_table_equals_the_month_prepared_from_the_file(
     spark, table_rows, settings, tmp_path, monkeypatch
 ):

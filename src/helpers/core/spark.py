@@ -338,14 +338,21 @@ def day_of_nanos(column: str) -> Column:
 
 
 @contextlib.contextmanager
-def nanos_setting_kept(spark: SparkSession) -> Iterator[None]:
-    """Give the session back its nanosecond-timestamp setting, which `source_frame` may change."""
-    previous = spark.conf.get(_NANOS_AS_LONG, None)
+def setting_kept(spark: SparkSession, key: str, value: str | None = None) -> Iterator[None]:
+    """The session's setting `key` (at `value` for a while when given), then back as it was."""
+    previous = spark.conf.get(key, None)
+    if value is not None:
+        spark.conf.set(key, value)
     try:
         yield
     finally:
-        if spark.conf.get(_NANOS_AS_LONG, None) != previous:
+        if spark.conf.get(key, None) != previous:
             if previous is None:
-                spark.conf.unset(_NANOS_AS_LONG)
+                spark.conf.unset(key)
             else:
-                spark.conf.set(_NANOS_AS_LONG, previous)
+                spark.conf.set(key, previous)
+
+
+def nanos_setting_kept(spark: SparkSession) -> contextlib.AbstractContextManager[None]:
+    """Give the session back its nanosecond-timestamp setting, which `source_frame` may change."""
+    return setting_kept(spark, _NANOS_AS_LONG)

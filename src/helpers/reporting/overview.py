@@ -30,7 +30,8 @@ def intake_table(counts: pd.DataFrame) -> pd.DataFrame:
 
 def rejection_reasons(rejected: pd.DataFrame, unlisted: dict[tuple[str, str], int] | None = None) -> pd.DataFrame:
     """Rejected rows counted by table and reason, largest first, with one example line each. `unlisted`:
-    (table, reason) -> rows counted but not listed (a warehouse table's rows after the month; no example)."""
+    (table, reason) -> rows counted but not listed (a warehouse table's rows after the month, and a
+    reason's rows beyond those listed); they are added to the reason's listed rows."""
     columns = ["table", "reason", "rows", "example_row"]
     parts = []
     if not rejected.empty:
@@ -45,7 +46,10 @@ def rejection_reasons(rejected: pd.DataFrame, unlisted: dict[tuple[str, str], in
     if not parts:
         return pd.DataFrame(columns=columns)
     table = pd.concat(parts, ignore_index=True)[columns]
-    return table.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
+    table = table.groupby(["table", "reason"], sort=False, as_index=False).agg(
+        rows=("rows", "sum"), example_row=("example_row", "first")
+    )
+    return table.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)[columns]
 
 
 def ignored_columns_text(ignored: dict[str, list[str]]) -> str:

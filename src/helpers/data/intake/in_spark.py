@@ -16,12 +16,13 @@ per-customer questions of them in DuckDB.
 Differences from files, because a table is not a file: a table is typed, so text such as `1.234,56` is not
 parsed (a text column must hold plain numbers and ISO dates); rows have no line numbers (`source_row` is
 empty); of two identical rows one is kept, but which one is not defined; rows after the analysis month are
-counted but not listed in rejected_rows.csv (a table that spans years would list most of itself).
+counted but not listed in rejected_rows.csv (a table that spans years would list most of itself), and of
+each other reason the first LISTED_PER_REASON rows are listed and the rest counted (a broken column of a
+warehouse table would otherwise bring millions of rows to this process).
 """
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 TABLE = "transactions"
 NOT_LISTED = ("after_analysis_month",)
+LISTED_PER_REASON = 10_000  # rejected_rows.csv stays readable in a spreadsheet, and small on the driver
 
 
 def _typed(frame: SparkDataFrame, match: dict[str, str]):
@@ -167,6 +169,9 @@ def check_table(
     read = sum(by_reason.values())
     accepted_rows = by_reason.pop(None, 0)
     listed = checked.where(F.col("__reason").isNotNull() & ~F.col("__reason").isin(*NOT_LISTED))
+    if any(count > LISTED_PER_REASON for reason, count in by_reason.items() if reason not in NOT_LISTED):
+        place = F.row_number().over(Window.partitionBy("__reason").orderBy(F.lit(1)))
+        listed = listed.withColumn("__place", place).where(F.col("__place") <= LISTED_PER_REASON)
     rejected = listed.select(
         F.col("__reason").alias("reason"),
         F.col("__about").alias("about"),
@@ -174,7 +179,8 @@ def check_table(
         *[F.col(f"`{source_column}`").cast("string").alias(f"__raw_{key}") for key, source_column in match.columns.items()],
     ).toPandas()
     rejected_table = _rejected_table(name, rejected, match.columns)
-    unlisted = {reason: count for reason, count in by_reason.items() if reason in NOT_LISTED}
+    unlisted = {reason: count if reason in NOT_LISTED else count - LISTED_PER_REASON
+                for reason, count in by_reason.items() if reason in NOT_LISTED or count > LISTED_PER_REASON}
     accepted = checked.where(F.col("__reason").isNull()).select(
         *[F.col(f"__v_{key}").alias(key) for key in typed]
     )
@@ -251,7 +257,7 @@ def write_accepted(accepted: SparkDataFrame, target: Path, shared_dir: str | Pat
     written = folder / "parts"
     staged = target.with_name(target.name + ".tmp")
     try:
-        with _setting(spark, "spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"):
+        with spark_setup.setting_kept(spark, "spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"):
             # a file:// URI: the shared folder, never the cluster's default file system (HDFS on YARN)
             accepted.write.mode("overwrite").parquet(spark_setup.file_uri(written))
         parts = sorted(written.glob("part-*.parquet"))
@@ -280,17 +286,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
-
-
-@contextlib.contextmanager
-def _setting(spark: SparkSession, key: str, value: str):
-    """The session's setting `key` at `value` for a while, then back as it was."""
-    previous = spark.conf.get(key, None)
-    spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        if previous is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, previous)
