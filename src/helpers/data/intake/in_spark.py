@@ -168,8 +168,10 @@ def check_table(
     by_reason = {row["__reason"]: int(row["count"]) for row in checked.groupBy("__reason").count().collect()}
     read = sum(by_reason.values())
     accepted_rows = by_reason.pop(None, 0)
+    unlisted = {reason: count - min(count, _listed_at_most(reason))
+                for reason, count in by_reason.items() if count > _listed_at_most(reason)}
     listed = checked.where(F.col("__reason").isNotNull() & ~F.col("__reason").isin(*NOT_LISTED))
-    if any(count > LISTED_PER_REASON for reason, count in by_reason.items() if reason not in NOT_LISTED):
+    if set(unlisted) - set(NOT_LISTED):
         place = F.row_number().over(Window.partitionBy("__reason").orderBy(F.lit(1)))
         listed = listed.withColumn("__place", place).where(F.col("__place") <= LISTED_PER_REASON)
     rejected = listed.select(
@@ -179,8 +181,6 @@ def check_table(
         *[F.col(f"`{source_column}`").cast("string").alias(f"__raw_{key}") for key, source_column in match.columns.items()],
     ).toPandas()
     rejected_table = _rejected_table(name, rejected, match.columns)
-    unlisted = {reason: count if reason in NOT_LISTED else count - LISTED_PER_REASON
-                for reason, count in by_reason.items() if reason in NOT_LISTED or count > LISTED_PER_REASON}
     accepted = checked.where(F.col("__reason").isNull()).select(
         *[F.col(f"__v_{key}").alias(key) for key in typed]
     )
@@ -205,6 +205,10 @@ def check_table(
         tables_given=frozenset({TABLE}),
     )
     return accepted, result
+
+
+def _listed_at_most(reason: str) -> int:
+    return 0 if reason in NOT_LISTED else LISTED_PER_REASON
 
 
 def _customer_ids(accepted: SparkDataFrame) -> pd.Index:
